@@ -1,0 +1,46 @@
+# jobfsm — see README.md. Each area adds its own targets in mk/*.mk and
+# appends to CI_TARGETS the checks `make test` must run besides go test.
+SHELL := /bin/bash
+GO ?= go
+export PATH := $(PATH):/usr/local/go/bin:$(shell $(GO) env GOPATH 2>/dev/null)/bin
+TLA2TOOLS_JAR ?= $(abspath ../shared/tools/tla2tools.jar)
+export TLA2TOOLS_JAR
+CI_TARGETS :=
+
+.PHONY: all setup run test test-go generate check-generated lint bench
+all: lint test
+
+-include mk/*.mk
+
+# setup installs what the project needs on a fresh Debian machine: Go modules
+# and the Debian packages (qemu-storage-daemon and qemu-img for the
+# conformance runs against real QEMU, graphviz for the diagrams, Java for TLC).
+setup:
+	@./scripts/setup.sh
+
+# run: the main job on built-in defaults.
+run: setup
+	$(GO) run ./cmd/jobsim check
+
+# test: everything CI checks.
+test: setup lint check-generated test-go $(CI_TARGETS)
+
+test-go:
+	$(GO) test -race -count=1 ./...
+
+generate:
+	$(GO) generate ./...
+
+# check-generated fails when a generated artifact is stale.
+check-generated:
+	@$(GO) generate ./... && if ! git diff --exit-code --stat -- . ; then \
+	  echo "generated files are stale: run 'make generate' and commit the result" >&2; exit 1; fi
+	@untracked=$$(git ls-files --others --exclude-standard); if [ -n "$$untracked" ]; then \
+	  echo "go generate produced untracked files: $$untracked" >&2; exit 1; fi
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out" >&2; exit 1; fi
+	$(GO) vet ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -1,0 +1,19 @@
+// Package fsm is the canonical statement of QEMU 7.2's job lifecycle: the
+// eleven job statuses, the seven QMP verbs, the internal triggers that move a
+// job, and the one declarative table from which everything else is derived.
+//
+// The table (see table.go) is loaded into one github.com/qmuntal/stateless
+// machine per job, over the job's own status (external storage). The set of
+// status changes it allows is exactly QEMU's JobSTT (job.c) and the verbs it
+// accepts are exactly JobVerbTable. No other package decides whether a status
+// change or a verb is legal: sim fires triggers through a Machine, model asks
+// Permits and Allows, and the TLA+ table module, the spec tables and the
+// diagrams are all rendered from Transitions and VerbTable.
+//
+// Callers never need to know about stateless:
+//
+//	fsm.Permits(fsm.Ready, fsm.VerbComplete)   // true: complete is accepted in ready
+//	fsm.Allows(fsm.Running, fsm.Paused)        // true: running -> paused is a JobSTT edge
+//	m := fsm.NewMachine(job)                   // job implements fsm.Subject
+//	err := m.Fire(fsm.TriggerStart)            // created -> running, or a *TransitionError
+package fsm

@@ -1,0 +1,161 @@
+package sim
+
+import (
+	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/internal/qerr"
+)
+
+// The user verbs, with QEMU's checks in QEMU's order. Each returns a
+// *qerr.Error or *fsm.VerbError and changes nothing when it refuses.
+
+func (m *Manager) traceVerb(j *Job, v fsm.Verb, err error) {
+	if m.opts.Tracer == nil {
+		return
+	}
+	r := TraceRecord{Time: m.eng.now, Op: "verb", Job: j.id, Verb: v.String(), From: j.status, To: j.status}
+	if err != nil {
+		r.Err = err.Error()
+	}
+	m.opts.Tracer(r)
+}
+
+func (m *Manager) verb(j *Job, v fsm.Verb, pre func() error, check func() error, apply func() error) error {
+	var err error
+	if pre != nil {
+		err = pre()
+	}
+	if err == nil {
+		err = j.machine.CheckVerb(j.id, v)
+	}
+	if err == nil && check != nil {
+		err = check()
+	}
+	m.traceVerb(j, v, err)
+	if err != nil {
+		return err
+	}
+	return apply()
+}
+
+// Pause is job_user_pause_locked: verb check, then "Job is already paused".
+func (m *Manager) Pause(j *Job) error {
+	return m.verb(j, fsm.VerbPause, nil, func() error {
+		if j.userPaused {
+			return qerr.Generic("Job is already paused")
+		}
+		return nil
+	}, func() error {
+		j.userPaused = true
+		m.pause(j)
+		return nil
+	})
+}
+
+// Resume is job_user_resume_locked: the paused check comes before the verb
+// check.
+func (m *Manager) Resume(j *Job) error {
+	return m.verb(j, fsm.VerbResume, func() error {
+		if !j.userPaused || j.pauseCount <= 0 {
+			return qerr.Generic("Can't resume a job that was not paused")
+		}
+		return nil
+	}, nil, func() error {
+		if j.blockJob {
+			j.iostatus = IOStatusOK // block_job_user_resume
+		}
+		j.userPaused = false
+		m.resume(j)
+		return nil
+	})
+}
+
+// Cancel is job_user_cancel_locked. job-cancel always forces; a soft cancel
+// (force false) is block-job-cancel's default.
+func (m *Manager) Cancel(j *Job, force bool) error {
+	return m.verb(j, fsm.VerbCancel, nil, nil, func() error {
+		m.cancel(j, force)
+		return nil
+	})
+}
+
+// Complete is job_complete_locked.
+func (m *Manager) Complete(j *Job) error {
+	var c Completer
+	return m.verb(j, fsm.VerbComplete, nil, func() error {
+		var ok bool
+		c, ok = j.driver.(Completer)
+		if j.cancelled || !ok {
+			return qerr.Generic("The active block job '%s' cannot be completed", j.id)
+		}
+		return nil
+	}, func() error { return c.Complete(j) })
+}
+
+// Finalize is job_finalize_locked: finalizes the job's whole transaction.
+func (m *Manager) Finalize(j *Job) error {
+	return m.verb(j, fsm.VerbFinalize, nil, nil, func() error {
+		m.doFinalize(j)
+		return nil
+	})
+}
+
+// Dismiss is job_dismiss_locked.
+func (m *Manager) Dismiss(j *Job) error {
+	return m.verb(j, fsm.VerbDismiss, nil, nil, func() error {
+		m.doDismiss(j, fsm.TriggerDismiss)
+		return nil
+	})
+}
+
+// SetSpeed is block_job_set_speed_locked. A faster (or unlimited) speed
+// wakes a job sleeping on its rate limit.
+func (m *Manager) SetSpeed(j *Job, speed int64) error {
+	return m.verb(j, fsm.VerbSetSpeed, nil, func() error {
+		if speed < 0 {
+			return errNegativeSpeed
+		}
+		return nil
+	}, func() error {
+		old := j.speed
+		j.speed = speed
+		if (speed == 0 || speed > old) && j.sleep != nil {
+			m.enter(j)
+		}
+		return nil
+	})
+}
+
+// --- QMP lookups -----------------------------------------------------------
+
+// FindJob is job-qmp.c find_job_locked: any job with that id, or
+// "Job not found".
+func (m *Manager) FindJob(id string) (*Job, error) {
+	if j := m.byID[id]; j != nil {
+		return j, nil
+	}
+	return nil, qerr.Generic("Job not found")
+}
+
+// FindBlockJob is blockdev.c find_block_job_locked: a block job with that
+// id, or "Block job '%s' not found" (DeviceNotActive).
+func (m *Manager) FindBlockJob(id string) (*Job, error) {
+	if j := m.byID[id]; j != nil && j.blockJob {
+		return j, nil
+	}
+	return nil, qerr.New(qerr.DeviceNotActive, "Block job '%s' not found", id)
+}
+
+// BlockJobCancel is qmp_block_job_cancel: a soft cancel of a user-paused job
+// is refused before the verb check.
+func (m *Manager) BlockJobCancel(device string, force bool) error {
+	j, err := m.FindBlockJob(device)
+	if err != nil {
+		return err
+	}
+	if j.userPaused && !force {
+		err := qerr.Generic("The block job for device '%s' is currently paused", device)
+		m.traceVerb(j, fsm.VerbCancel, err)
+		return err
+	}
+	return m.Cancel(j, force)
+}
