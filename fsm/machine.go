@@ -19,6 +19,9 @@ type Subject interface {
 // verbTrigger keeps verbs apart from internal triggers inside stateless.
 type verbTrigger Verb
 
+// String names the verb in stateless's DOT rendering ("verb pause").
+func (v verbTrigger) String() string { return "verb " + Verb(v).String() }
+
 // Machine is one job's state machine: a stateless.StateMachine configured
 // from the canonical table, reading and writing the Subject's status.
 type Machine struct {
