@@ -1,0 +1,165 @@
+package blockdev
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+)
+
+// DefaultClusterSize is the allocation unit of images (qcow2's default).
+const DefaultClusterSize = 64 << 10
+
+// Store is the bytes behind a protocol node: a sparse image of fixed virtual
+// size. Unallocated ranges read as zeros. Offsets are checked by the node
+// layer; a Store may assume 0 <= off, off+len(p) <= Size().
+type Store interface {
+	Size() int64
+	ClusterSize() int64
+	ReadAt(p []byte, off int64) error
+	WriteAt(p []byte, off int64) error
+	// Allocated reports whether the cluster containing off holds data.
+	Allocated(off int64) bool
+	// Truncate changes the virtual size (growing adds unallocated space).
+	Truncate(size int64) error
+}
+
+// MemStore is an in-memory sparse image: memory grows with the clusters
+// written, not with the virtual size, so a terabyte image costs nothing until
+// it is written.
+type MemStore struct {
+	size     int64
+	cluster  int64
+	clusters map[int64][]byte // cluster index -> cluster bytes
+}
+
+// NewMemStore returns an empty image of size bytes with the given cluster
+// size (0 for DefaultClusterSize). The cluster size must be a power of two
+// between 512 bytes and 2 MiB.
+func NewMemStore(size, cluster int64) (*MemStore, error) {
+	if cluster == 0 {
+		cluster = DefaultClusterSize
+	}
+	if cluster < 512 || cluster > 2<<20 || cluster&(cluster-1) != 0 {
+		return nil, fmt.Errorf("Cluster size must be a power of two between 512 and 2048k")
+	}
+	if size < 0 {
+		return nil, fmt.Errorf("Image size must be a non-negative number")
+	}
+	return &MemStore{size: size, cluster: cluster, clusters: map[int64][]byte{}}, nil
+}
+
+func (s *MemStore) Size() int64        { return s.size }
+func (s *MemStore) ClusterSize() int64 { return s.cluster }
+
+func (s *MemStore) ReadAt(p []byte, off int64) error {
+	for len(p) > 0 {
+		ci, in := off/s.cluster, off%s.cluster
+		n := min(int64(len(p)), s.cluster-in)
+		if c := s.clusters[ci]; c != nil {
+			copy(p[:n], c[in:in+n])
+		} else {
+			clear(p[:n])
+		}
+		p, off = p[n:], off+n
+	}
+	return nil
+}
+
+func (s *MemStore) WriteAt(p []byte, off int64) error {
+	for len(p) > 0 {
+		ci, in := off/s.cluster, off%s.cluster
+		n := min(int64(len(p)), s.cluster-in)
+		c := s.clusters[ci]
+		if c == nil {
+			c = make([]byte, s.cluster)
+			s.clusters[ci] = c
+		}
+		copy(c[in:in+n], p[:n])
+		p, off = p[n:], off+n
+	}
+	return nil
+}
+
+func (s *MemStore) Allocated(off int64) bool { return s.clusters[off/s.cluster] != nil }
+
+// AllocatedClusters returns the indexes of the allocated clusters, ascending.
+func (s *MemStore) AllocatedClusters() []int64 {
+	out := make([]int64, 0, len(s.clusters))
+	for ci := range s.clusters {
+		out = append(out, ci)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+func (s *MemStore) Truncate(size int64) error {
+	if size < 0 {
+		return fmt.Errorf("Image size must be a non-negative number")
+	}
+	if size < s.size {
+		for ci, c := range s.clusters {
+			start := ci * s.cluster
+			switch {
+			case start >= size:
+				delete(s.clusters, ci)
+			case start+s.cluster > size:
+				clear(c[size-start:])
+			}
+		}
+	}
+	s.size = size
+	return nil
+}
+
+// FileStore is a raw image file on disk, for running against the same files
+// as real QEMU. Every cluster counts as allocated (a raw file has no
+// allocation metadata the block layer would report as unallocated).
+type FileStore struct {
+	f    *os.File
+	size int64
+}
+
+// OpenFileStore opens a raw image read-write.
+func OpenFileStore(path string) (*FileStore, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &FileStore{f: f, size: st.Size()}, nil
+}
+
+func (s *FileStore) Size() int64        { return s.size }
+func (s *FileStore) ClusterSize() int64 { return DefaultClusterSize }
+
+func (s *FileStore) ReadAt(p []byte, off int64) error {
+	n, err := s.f.ReadAt(p, off)
+	if err == io.EOF {
+		clear(p[n:])
+		err = nil
+	}
+	return err
+}
+
+func (s *FileStore) WriteAt(p []byte, off int64) error {
+	_, err := s.f.WriteAt(p, off)
+	return err
+}
+
+func (s *FileStore) Allocated(int64) bool { return true }
+
+func (s *FileStore) Truncate(size int64) error {
+	if err := s.f.Truncate(size); err != nil {
+		return err
+	}
+	s.size = size
+	return nil
+}
+
+// Close closes the file.
+func (s *FileStore) Close() error { return s.f.Close() }

@@ -1,0 +1,153 @@
+package blockjob
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/jobfsm/jobfsm/blockdev"
+	"github.com/jobfsm/jobfsm/internal/qerr"
+	"github.com/jobfsm/jobfsm/sim"
+)
+
+// sliceNs is BLOCK_JOB_SLICE_TIME (ratelimit slice and mirror's idle sleep).
+const sliceNs = 100_000_000
+
+// retryNs paces a retry after an ignored I/O error. QEMU retries at once
+// (a persistent error floods BLOCK_JOB_ERROR), but each retry costs real
+// I/O time there; on the virtual clock an immediate retry would spin
+// forever without time passing, so jobfsm waits one slice.
+const retryNs = sliceNs
+
+// rateLimit is QEMU's RateLimit (include/qemu/ratelimit.h) on the virtual
+// clock: a request may go while the current slice's quota is not used up;
+// beyond it the job waits in proportion to the excess.
+type rateLimit struct {
+	sliceStart, sliceEnd, dispatched int64
+}
+
+// delay accounts n bytes and returns how long to wait before the next
+// request (ratelimit_calculate_delay); speed 0 is unlimited.
+func (r *rateLimit) delay(now, speed, n int64) int64 {
+	if speed <= 0 {
+		return 0
+	}
+	quota := max(float64(speed)*sliceNs/1e9, 1)
+	if r.sliceEnd < now {
+		r.sliceStart, r.sliceEnd, r.dispatched = now, now+sliceNs, 0
+	}
+	r.dispatched += n
+	if float64(r.dispatched) < quota {
+		return 0
+	}
+	slices := float64(r.dispatched) / quota
+	r.sliceEnd = r.sliceStart + int64(slices*sliceNs)
+	return r.sliceEnd - now
+}
+
+// user adapts a job to blockdev.JobUser: drained sections pause it.
+type user struct {
+	m *sim.Manager
+	j *sim.Job
+	t sim.JobType
+}
+
+func (u *user) DrainBegin() {
+	if u.j != nil {
+		u.m.DrainBegin(u.j)
+	}
+}
+
+func (u *user) DrainEnd() {
+	if u.j != nil && u.j.PauseCount() > 0 {
+		u.m.DrainEnd(u.j)
+	}
+}
+
+func (u *user) Desc() string {
+	id := ""
+	if u.j != nil {
+		id = u.j.ID()
+	}
+	return fmt.Sprintf("%s job '%s'", u.t, id)
+}
+
+func blockerText(t sim.JobType) string { return "block device is in use by block job: " + string(t) }
+
+// Common are the arguments every job-creating command shares.
+type Common struct {
+	JobID        *string `json:"job-id,omitempty"`
+	Speed        *int64  `json:"speed,omitempty"`
+	AutoFinalize *bool   `json:"auto-finalize,omitempty"`
+	AutoDismiss  *bool   `json:"auto-dismiss,omitempty"`
+}
+
+func (c Common) spec(defaultID string, d sim.Driver, txn *sim.Txn) sim.JobSpec {
+	id := defaultID
+	if c.JobID != nil {
+		id = *c.JobID
+	}
+	s := sim.JobSpec{ID: id, Driver: d, Txn: txn}
+	if c.Speed != nil {
+		s.Speed = *c.Speed
+	}
+	s.ManualFinalize = c.AutoFinalize != nil && !*c.AutoFinalize
+	s.ManualDismiss = c.AutoDismiss != nil && !*c.AutoDismiss
+	return s
+}
+
+func parsePolicy(arg, v string) (sim.OnError, error) {
+	if v == "" {
+		return sim.OnErrorReport, nil
+	}
+	p, ok := sim.ParseOnError(v)
+	if !ok {
+		return "", qerr.Generic("Parameter '%s' does not accept value '%s'", arg, v)
+	}
+	return p, nil
+}
+
+// ioErrno extracts the errno of a block-layer error.
+func ioErrno(err error) sim.Errno {
+	var e *blockdev.IOError
+	if errors.As(err, &e) {
+		return e.Errno
+	}
+	return sim.EIO
+}
+
+// copyRange reads [off, off+n) from src and writes it to dst, returning the
+// latency, and whether a failure was on the read side.
+func copyRange(src, dst *blockdev.Node, off int64, buf []byte) (lat int64, isRead bool, err error) {
+	l, err := src.Read(off, buf)
+	if err != nil {
+		return l, true, err
+	}
+	l2, err := dst.Write(off, buf)
+	return l + l2, false, err
+}
+
+// Sync modes (MirrorSyncMode).
+const (
+	SyncTop         = "top"
+	SyncFull        = "full"
+	SyncNone        = "none"
+	SyncIncremental = "incremental"
+	SyncBitmap      = "bitmap"
+)
+
+// Bitmap sync modes (BitmapSyncMode).
+const (
+	BitmapOnSuccess = "on-success"
+	BitmapNever     = "never"
+	BitmapAlways    = "always"
+)
+
+func checkSync(v string) error {
+	switch v {
+	case SyncTop, SyncFull, SyncNone, SyncIncremental, SyncBitmap:
+		return nil
+	case "":
+		return qerr.Generic("Parameter 'sync' is missing")
+	}
+	return qerr.Generic("Parameter 'sync' does not accept value '%s'", v)
+}

@@ -1,0 +1,386 @@
+package blockjob
+
+import (
+	"github.com/jobfsm/jobfsm/blockdev"
+	"github.com/jobfsm/jobfsm/internal/qerr"
+	"github.com/jobfsm/jobfsm/sim"
+)
+
+// MirrorArgs are blockdev-mirror's arguments.
+type MirrorArgs struct {
+	Common
+	Device         string  `json:"device"`
+	Target         string  `json:"target"`
+	Sync           string  `json:"sync"`
+	Replaces       *string `json:"replaces,omitempty"`
+	Granularity    *int64  `json:"granularity,omitempty"`
+	BufSize        *int64  `json:"buf-size,omitempty"`
+	OnSourceError  string  `json:"on-source-error,omitempty"`
+	OnTargetError  string  `json:"on-target-error,omitempty"`
+	FilterNodeName string  `json:"filter-node-name,omitempty"`
+	CopyMode       string  `json:"copy-mode,omitempty"`
+}
+
+// Copy modes (MirrorCopyMode).
+const (
+	CopyBackground    = "background"
+	CopyWriteBlocking = "write-blocking"
+)
+
+// maxIOBytes is mirror's MAX_IO_BYTES: the largest single copy operation.
+const maxIOBytes = 1 << 20
+
+// mirrorJob is block/mirror.c's job, for blockdev-mirror and active commit.
+type mirrorJob struct {
+	u         user
+	g         *blockdev.Graph
+	typ       sim.JobType
+	source    *blockdev.Node
+	target    *blockdev.Node
+	toReplace *blockdev.Node
+	replaces  string         // blockdev-mirror's replaces, looked up again at complete
+	base      *blockdev.Node // active commit and sync=top: bottom not copied
+	filter    *blockdev.Node
+	targetBB  *blockdev.Edge
+	dirty     *blockdev.DirtyBitmap
+	sync      string
+	gran      int64
+	onSource  sim.OnError
+	onTarget  sim.OnError
+	copyMode  string
+	isCommit  bool
+
+	started        bool
+	ready          bool
+	shouldComplete bool
+	activelySynced bool
+	exited         bool
+	ret            sim.Errno
+	cursor         int64
+	rl             rateLimit
+	buf            []byte
+	wasClean       bool
+}
+
+func (d *mirrorJob) Type() sim.JobType { return d.typ }
+
+// Mirror is blockdev-mirror with blockdev_mirror_common's and
+// mirror_start_job's checks in order (reference §7.2).
+func Mirror(m *sim.Manager, g *blockdev.Graph, a MirrorArgs) (*sim.Job, error) {
+	// QAPI: missing and enum arguments first.
+	if err := checkSync(a.Sync); err != nil {
+		return nil, err
+	}
+	onSource, err := parsePolicy("on-source-error", a.OnSourceError)
+	if err != nil {
+		return nil, err
+	}
+	onTarget, err := parsePolicy("on-target-error", a.OnTargetError)
+	if err != nil {
+		return nil, err
+	}
+	switch a.CopyMode {
+	case "", CopyBackground, CopyWriteBlocking:
+	default:
+		return nil, qerr.Generic("Parameter 'copy-mode' does not accept value '%s'", a.CopyMode)
+	}
+	bs, err := g.Lookup(a.Device)
+	if err != nil {
+		return nil, err
+	}
+	if !bs.IsRoot() {
+		return nil, qerr.Generic("Need a root block node")
+	}
+	target, err := g.Lookup(a.Target)
+	if err != nil {
+		return nil, err
+	}
+	var gran int64
+	if a.Granularity != nil {
+		gran = *a.Granularity
+	}
+	if gran != 0 && (gran < 512 || gran > 64<<20) {
+		return nil, qerr.Generic("Parameter 'granularity' expects a value in range [512B, 64MB]")
+	}
+	if gran&(gran-1) != 0 {
+		return nil, qerr.Generic("Parameter 'granularity' expects a power of 2")
+	}
+	if err := bs.OpBlocked(blockdev.OpMirrorSource); err != nil {
+		return nil, err
+	}
+	if err := target.OpBlocked(blockdev.OpMirrorTarget); err != nil {
+		return nil, err
+	}
+	sync := a.Sync
+	if sync == SyncTop && bs.Backing() == nil {
+		sync = SyncFull
+	}
+	toReplace := bs
+	if a.Replaces != nil {
+		r := g.Node(*a.Replaces)
+		if r == nil {
+			return nil, qerr.Generic("Failed to find node with node-name='%s'", *a.Replaces)
+		}
+		if err := r.OpBlocked(blockdev.OpReplace); err != nil {
+			return nil, err
+		}
+		if r.SkipFilters() != bs.SkipFilters() {
+			return nil, qerr.Generic("Cannot replace '%s' by a node mirrored from '%s', because it cannot be guaranteed that doing so would not lead to an abrupt change of visible data", *a.Replaces, bs.Name())
+		}
+		if r.Size() != target.Size() {
+			return nil, qerr.Generic("cannot replace image with a mirror image of different size")
+		}
+		toReplace = r
+	}
+	if sync == SyncBitmap || sync == SyncIncremental {
+		return nil, qerr.Generic("Sync mode '%s' not supported", sync)
+	}
+	var base *blockdev.Node
+	if sync == SyncTop {
+		base = bs.Backing()
+	}
+	d := &mirrorJob{typ: sim.TypeMirror, sync: sync, onSource: onSource, onTarget: onTarget,
+		copyMode: a.CopyMode, base: base, toReplace: toReplace}
+	if a.Replaces != nil {
+		d.replaces = *a.Replaces
+	}
+	return startMirror(m, g, d, bs, target, gran, a.BufSize, a.FilterNodeName, a.Common, "")
+}
+
+// startMirror is mirror_start_job.
+func startMirror(m *sim.Manager, g *blockdev.Graph, d *mirrorJob, bs, target *blockdev.Node, gran int64,
+	bufSize *int64, filterName string, c Common, defaultID string) (*sim.Job, error) {
+	if gran == 0 {
+		gran = target.DefaultBitmapGranularity()
+	}
+	if bufSize != nil && *bufSize < 0 {
+		return nil, qerr.Generic("Invalid parameter 'buf-size'")
+	}
+	if bs.SkipFilters() == target.SkipFilters() {
+		return nil, qerr.Generic("Can't mirror node into itself")
+	}
+	d.g, d.source, d.target, d.gran = g, bs, target, gran
+	d.u = user{m: m, t: d.typ}
+	filter, err := g.InsertFilter(blockdev.DriverMirrorTop, filterName, bs)
+	if err != nil {
+		return nil, err
+	}
+	d.filter = filter
+	j, err := m.Create(c.spec(defaultID, d, nil))
+	if err != nil {
+		g.RemoveFilter(filter)
+		return nil, err
+	}
+	d.u.j = j
+	j.Data = d
+	reason := blockerText(d.typ)
+	g.AttachJob(&d.u, "main node", filter, reason)
+	// The job's BlockBackend on its target (mirror_start_job): it writes
+	// and shares only unchanged writes; an active commit also shares
+	// consistent reads and writes and may resize its base.
+	perm, shared := blockdev.PermWrite, blockdev.PermWriteUnchanged
+	if d.isCommit {
+		perm |= blockdev.PermResize
+		shared |= blockdev.PermConsistentRead | blockdev.PermWrite
+	}
+	d.targetBB, err = g.AttachBackendPerm("an unnamed block device", target, perm, shared)
+	if err != nil {
+		g.DetachJob(&d.u)
+		g.RemoveFilter(filter)
+		m.EarlyFail(j)
+		return nil, err
+	}
+	d.dirty, _ = bs.CreateBitmap(gran, "")
+	g.AttachJob(&d.u, "source", bs, reason)
+	g.AttachJob(&d.u, "target", target, reason)
+	if d.isCommit {
+		for n := bs.Backing(); n != nil && n != d.base; n = n.Backing() {
+			g.AttachJob(&d.u, "intermediate node", n, reason)
+		}
+	}
+	filter.SetHook(d)
+	m.Start(j)
+	return j, nil
+}
+
+func (d *mirrorJob) buffer(n int64) []byte {
+	if int64(cap(d.buf)) < n {
+		d.buf = make([]byte, n)
+	}
+	return d.buf[:n]
+}
+
+// BeforeWrite notes whether the write lands on clean granules, so the
+// write-blocking path knows it may mark them clean again once the target
+// has the same bytes.
+func (d *mirrorJob) BeforeWrite(off, n int64) error {
+	d.wasClean = false
+	if d.copyMode == CopyWriteBlocking && d.activelySynced && d.dirty != nil {
+		s, _, ok := d.dirty.NextDirtyArea(off-off%d.gran, n+off%d.gran)
+		d.wasClean = !ok || s >= off+n
+	}
+	return nil
+}
+
+// AfterWrite is bdrv_mirror_top_do_write's active path: in write-blocking
+// mode, once synced, the guest write also goes to the target at once.
+func (d *mirrorJob) AfterWrite(off int64, p []byte) error {
+	if d.copyMode != CopyWriteBlocking || !d.activelySynced || d.exited {
+		return nil
+	}
+	if _, err := d.target.Write(off, p); err != nil {
+		d.activelySynced = false
+		if d.u.j != nil {
+			act := d.u.j.ErrorAction(d.onTarget, false, ioErrno(err))
+			if act == sim.ActionReport && d.ret == 0 {
+				d.ret = ioErrno(err)
+			}
+		}
+		return nil
+	}
+	if d.wasClean {
+		d.dirty.ResetRange(off, int64(len(p)))
+	}
+	return nil
+}
+
+// Run is mirror_run: the initial dirty scan, then copy dirty chunks until
+// in sync, READY, and keep mirroring until completed or cancelled.
+func (d *mirrorJob) Run(j *sim.Job) sim.Step {
+	if j.IsCancelled() {
+		return sim.Finish(nil)
+	}
+	if !d.started {
+		d.started = true
+		length := d.source.Size()
+		if d.isCommit {
+			if d.target.Size() < length {
+				if err := d.target.Truncate(length); err != nil {
+					return sim.Finish(&sim.JobError{Errno: sim.EIO})
+				}
+			}
+		} else if d.target.Size() != length {
+			return sim.Finish(&sim.JobError{Errno: sim.EINVAL, Msg: "Source and target image have different sizes"})
+		}
+		switch d.sync {
+		case SyncFull:
+			d.dirty.SetRange(0, length)
+		case SyncTop:
+			for off := int64(0); off < length; {
+				alloc, n := blockdev.AllocatedAbove(d.source, d.base, false, off, length-off, d.gran)
+				if alloc {
+					d.dirty.SetRange(off, n)
+				}
+				off += n
+			}
+		}
+	}
+	if d.ret != 0 {
+		return sim.Finish(&sim.JobError{Errno: d.ret})
+	}
+	cur, _ := j.Progress()
+	cnt := d.dirty.Count()
+	j.SetProgressTotal(cur + cnt)
+	if cnt > 0 && j.IOStatus() == sim.IOStatusOK {
+		if dl := d.rl.delay(j.Now(), j.Speed(), 0); dl > 0 {
+			return sim.Sleep(dl)
+		}
+		// whole granules only, so clearing a bit never drops uncopied bytes
+		chunk := max(d.gran, maxIOBytes-maxIOBytes%d.gran)
+		start, n, ok := d.dirty.NextDirtyArea(d.cursor, chunk)
+		if !ok {
+			start, n, _ = d.dirty.NextDirtyArea(0, chunk)
+		}
+		d.dirty.ResetRange(start, n)
+		lat, isRead, err := copyRange(d.source, d.target, start, d.buffer(n))
+		if err != nil {
+			d.dirty.SetRange(start, n)
+			d.activelySynced = false
+			errno := ioErrno(err)
+			policy := d.onTarget
+			if isRead {
+				policy = d.onSource
+			}
+			switch j.ErrorAction(policy, isRead, errno) {
+			case sim.ActionReport:
+				return sim.Finish(&sim.JobError{Errno: errno})
+			case sim.ActionIgnore:
+				return sim.Sleep(retryNs) // re-dirtied, retried later
+			}
+			return sim.Continue()
+		}
+		d.cursor = start + n
+		j.AddProgress(n)
+		d.rl.delay(j.Now(), j.Speed(), n)
+		if lat > 0 {
+			return sim.Sleep(lat)
+		}
+		return sim.Continue()
+	}
+	if cnt == 0 {
+		if !d.ready {
+			d.ready = true
+			if d.copyMode == CopyWriteBlocking {
+				d.activelySynced = true
+			}
+			j.TransitionToReady()
+		}
+		if d.shouldComplete || j.CancelRequested() {
+			return sim.Finish(nil)
+		}
+	}
+	return sim.Sleep(sliceNs)
+}
+
+// Complete is mirror_complete: pivot at the end of the job; a paused job
+// completes after it is resumed.
+func (d *mirrorJob) Complete(j *sim.Job) error {
+	if d.replaces != "" && !d.shouldComplete {
+		r := d.g.Node(d.replaces)
+		if r == nil {
+			return qerr.Generic("Node name '%s' not found", d.replaces)
+		}
+		d.toReplace = r
+		d.g.BlockAll(r, d, "block device is in use by block-job-complete")
+	}
+	d.shouldComplete = true
+	j.Manager().Kick(j)
+	return nil
+}
+
+// Cancel is mirror_cancel: soft only once READY.
+func (d *mirrorJob) Cancel(j *sim.Job, force bool) bool {
+	return force || !j.Status().IsReady()
+}
+
+// Prepare is mirror_exit_common on success: the pivot, when completed.
+func (d *mirrorJob) Prepare(j *sim.Job) error {
+	d.exit(j, false)
+	return nil
+}
+
+// Abort is mirror_exit_common on failure (no-op after Prepare).
+func (d *mirrorJob) Abort(j *sim.Job) { d.exit(j, true) }
+
+func (d *mirrorJob) exit(j *sim.Job, abort bool) {
+	if d.exited {
+		return
+	}
+	d.exited = true
+	if d.shouldComplete && !abort {
+		d.g.ReplaceNode(d.toReplace, d.target)
+	}
+	if d.toReplace != nil {
+		d.g.Unblock(d.toReplace, d)
+	}
+	d.filter.SetHook(nil)
+	d.g.RemoveFilter(d.filter)
+	if d.dirty != nil {
+		d.dirty.Release()
+	}
+	d.g.DetachBackend(d.targetBB)
+	d.g.DetachJob(&d.u)
+}
+
+// Free drops anything left (a job freed without finalizing).
+func (d *mirrorJob) Free(j *sim.Job) { d.g.DetachJob(&d.u) }

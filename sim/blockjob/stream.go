@@ -1,0 +1,210 @@
+package blockjob
+
+import (
+	"github.com/jobfsm/jobfsm/blockdev"
+	"github.com/jobfsm/jobfsm/internal/qerr"
+	"github.com/jobfsm/jobfsm/sim"
+)
+
+// StreamArgs are block-stream's arguments.
+type StreamArgs struct {
+	Common
+	Device         string  `json:"device"`
+	Base           *string `json:"base,omitempty"`
+	BaseNode       *string `json:"base-node,omitempty"`
+	Bottom         *string `json:"bottom,omitempty"`
+	BackingFile    *string `json:"backing-file,omitempty"`
+	OnError        string  `json:"on-error,omitempty"`
+	FilterNodeName string  `json:"filter-node-name,omitempty"`
+}
+
+// Stream is block-stream (qmp_block_stream), checks in QEMU's order
+// (reference §8.2).
+func Stream(m *sim.Manager, g *blockdev.Graph, a StreamArgs) (*sim.Job, error) {
+	onError, err := parsePolicy("on-error", a.OnError)
+	if err != nil {
+		return nil, err
+	}
+	if a.Base != nil && a.BaseNode != nil {
+		return nil, qerr.Generic("'base' and 'base-node' cannot be specified at the same time")
+	}
+	if a.Base != nil && a.Bottom != nil {
+		return nil, qerr.Generic("'base' and 'bottom' cannot be specified at the same time")
+	}
+	if a.Bottom != nil && a.BaseNode != nil {
+		return nil, qerr.Generic("'bottom' and 'base-node' cannot be specified at the same time")
+	}
+	bs, err := g.Lookup(a.Device)
+	if err != nil {
+		return nil, err
+	}
+	var base *blockdev.Node // nil: stream the whole chain
+	switch {
+	case a.Base != nil:
+		if base = findBacking(bs, *a.Base); base == nil {
+			return nil, qerr.Generic("Can't find '%s' in the backing chain", *a.Base)
+		}
+	case a.BaseNode != nil:
+		if base, err = g.LookupNode(*a.BaseNode); err != nil {
+			return nil, err
+		}
+		if bs == base || !inChain(bs, base) {
+			return nil, qerr.Generic("Node '%s' is not a backing image of '%s'", *a.BaseNode, a.Device)
+		}
+	case a.Bottom != nil:
+		bottom, err := g.Lookup(*a.Bottom)
+		if err != nil {
+			return nil, err
+		}
+		if bottom.IsFilter() {
+			return nil, qerr.Generic("Node '%s' is a filter, use a non-filter node as 'bottom'", *a.Bottom)
+		}
+		if !inChain(bs, bottom) {
+			return nil, qerr.Generic("Node '%s' is not in a chain starting from '%s'", *a.Bottom, a.Device)
+		}
+		base = bottom.Backing()
+	}
+	for _, n := range bs.Chain() {
+		if n == base {
+			break
+		}
+		if err := n.OpBlocked(blockdev.OpStream); err != nil {
+			return nil, err
+		}
+	}
+	if a.BackingFile != nil && base == nil {
+		return nil, qerr.Generic("backing file specified, but streaming the entire chain")
+	}
+	header := ""
+	if base != nil {
+		header = base.Info().File
+	}
+	if a.BackingFile != nil {
+		header = *a.BackingFile
+	}
+	d := &streamJob{g: g, device: bs, base: base, onError: onError, header: header}
+	d.u = user{m: m, t: sim.TypeStream}
+	cor, err := g.InsertFilter(blockdev.DriverCOR, a.FilterNodeName, bs)
+	if err != nil {
+		return nil, err
+	}
+	d.filter = cor
+	j, err := m.Create(a.spec("", d, nil))
+	if err != nil {
+		g.RemoveFilter(cor)
+		return nil, err
+	}
+	d.u.j = j
+	j.Data = d
+	reason := blockerText(sim.TypeStream)
+	g.AttachJob(&d.u, "main node", cor, reason)
+	g.AttachJob(&d.u, "active node", bs, reason)
+	for n := bs.Backing(); n != nil && n != base; n = n.Backing() {
+		g.AttachJob(&d.u, "intermediate node", n, reason)
+	}
+	m.Start(j)
+	return j, nil
+}
+
+// streamJob is block/stream.c's job.
+type streamJob struct {
+	u       user
+	g       *blockdev.Graph
+	device  *blockdev.Node
+	base    *blockdev.Node
+	filter  *blockdev.Node
+	onError sim.OnError
+	header  string
+
+	started  bool
+	offset   int64
+	length   int64
+	delay    int64
+	firstErr sim.Errno
+	rl       rateLimit
+	buf      []byte
+}
+
+func (d *streamJob) Type() sim.JobType { return sim.TypeStream }
+
+// Run is stream_run: copy-on-read of everything allocated below the device
+// and above base, 512 KiB at a time; every error is reported as a read.
+func (d *streamJob) Run(j *sim.Job) sim.Step {
+	if !d.started {
+		d.started = true
+		d.length = d.device.Size()
+		j.SetProgressTotal(d.length)
+	}
+	if d.delay > 0 {
+		dl := d.delay
+		d.delay = 0
+		return sim.Sleep(dl)
+	}
+	if j.IsCancelled() || d.offset >= d.length {
+		if d.firstErr != 0 {
+			return sim.Finish(&sim.JobError{Errno: d.firstErr})
+		}
+		return sim.Finish(nil)
+	}
+	max := min(commitBufferSize, d.length-d.offset)
+	copy := false
+	var n int64
+	if inTop, k := blockdev.AllocatedAbove(d.device, d.device, true, d.offset, max, blockdev.DefaultClusterSize); inTop {
+		n = k
+	} else if b := d.device.Backing(); b != nil {
+		copy, n = blockdev.AllocatedAbove(b, d.base, false, d.offset, k, blockdev.DefaultClusterSize)
+	} else {
+		n = k
+	}
+	var lat int64
+	if copy {
+		if int64(cap(d.buf)) < n {
+			d.buf = make([]byte, n)
+		}
+		var err error
+		lat, _, err = copyRange(d.device, d.device, d.offset, d.buf[:n])
+		if err != nil {
+			errno := ioErrno(err)
+			switch j.ErrorAction(d.onError, true, errno) {
+			case sim.ActionStop:
+				return sim.Continue()
+			case sim.ActionReport:
+				if d.firstErr == 0 {
+					d.firstErr = errno
+				}
+				return sim.Finish(&sim.JobError{Errno: d.firstErr})
+			}
+			if d.firstErr == 0 {
+				d.firstErr = errno
+			}
+		}
+	}
+	d.offset += n
+	j.AddProgress(n)
+	if copy {
+		d.delay = d.rl.delay(j.Now(), j.Speed(), n)
+	}
+	if lat > 0 {
+		return sim.Sleep(lat)
+	}
+	return sim.Continue()
+}
+
+// Prepare is stream_prepare: the device's backing becomes base (none when
+// the whole chain was streamed).
+func (d *streamJob) Prepare(j *sim.Job) error {
+	if err := d.g.SetBacking(d.device, d.base, d.header); err != nil {
+		return &sim.JobError{Errno: sim.EIO, Msg: err.Error()}
+	}
+	return nil
+}
+
+// Clean is stream_clean: the copy-on-read filter goes.
+func (d *streamJob) Clean(j *sim.Job) {
+	if d.filter != nil && !d.filter.Deleted() {
+		d.g.RemoveFilter(d.filter)
+	}
+	d.g.DetachJob(&d.u)
+}
+
+func (d *streamJob) Free(j *sim.Job) { d.g.DetachJob(&d.u) }
