@@ -8,6 +8,7 @@ command -v qemu-storage-daemon >/dev/null || need+=(qemu-system-common)
 command -v qemu-img >/dev/null || need+=(qemu-utils)
 command -v dot >/dev/null || need+=(graphviz)
 command -v java >/dev/null || need+=(default-jre-headless)
+command -v socat >/dev/null || need+=(socat)
 if ((${#need[@]})); then
   echo "setup: installing ${need[*]} with apt-get" >&2
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo

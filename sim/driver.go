@@ -80,8 +80,9 @@ type Step struct {
 	err  error
 }
 
-// Continue passes a pause point and runs the next slice at once
-// (job_pause_point).
+// Continue yields to the loop and, when entered again at the same virtual
+// time, passes a pause point and runs the next slice (an I/O completion
+// followed by job_pause_point).
 func Continue() Step { return Step{kind: stepContinue} }
 
 // Sleep waits ns of virtual time, then passes a pause point (job_sleep_ns).

@@ -270,7 +270,11 @@ func (m *Manager) pausePoint(j *Job) bool {
 	if j.pauseCount <= 0 || j.forceCancelled {
 		return false
 	}
-	m.fire(j, fsm.TriggerPausePoint)
+	if plantedBug(bugReadyPausesToPaused) && j.status == fsm.Ready {
+		m.plantedReadyToPaused(j)
+	} else {
+		m.fire(j, fsm.TriggerPausePoint)
+	}
 	j.paused = true
 	j.busy = false
 	j.waitEnter = true
@@ -305,34 +309,66 @@ func (m *Manager) enter(j *Job) {
 
 // runSlices runs the driver until the job waits or finishes.
 func (m *Manager) runSlices(j *Job) {
+	cancelledWaits := 0
 	for {
 		st := j.driver.Run(j)
 		switch st.kind {
 		case stepContinue:
+			// An I/O completion followed by job_pause_point. With simulated
+			// I/O the "completion" is instant, so the job yields to the loop
+			// first, as a coroutine does while its request is in flight:
+			// commands and other jobs interleave with a long copy, and a
+			// driver with no rate limit cannot monopolise the loop.
 			if m.pausePoint(j) {
 				return
 			}
-		case stepSleep:
-			j.busy = false
-			j.waitEnter = true
-			ns := st.ns
-			if ns < 0 {
-				ns = 0
-			}
-			j.sleep = m.eng.schedule(m.eng.now+ns, func() {
-				j.sleep = nil
-				m.enter(j)
-			})
+			m.wait(j, 0)
 			return
-		case stepYield:
-			j.busy = false
-			j.waitEnter = true
+		case stepSleep, stepYield:
+			// job_sleep_ns / job_yield: a force-cancelled job returns at
+			// once; a job asked to pause skips the wait and goes straight
+			// to its pause point; otherwise it waits, and passes the pause
+			// point when entered again.
+			if j.forceCancelled {
+				cancelledWaits++
+				if cancelledWaits > maxCancelledWaits {
+					panic(fmt.Sprintf("sim: job %q: driver %T keeps waiting after a forced cancel", j.id, j.driver))
+				}
+				continue
+			}
+			if m.pausePoint(j) {
+				return
+			}
+			if st.kind == stepYield {
+				j.busy = false
+				j.waitEnter = true
+				return
+			}
+			m.wait(j, st.ns)
 			return
 		case stepFinish:
 			m.runFinished(j, st.err)
 			return
 		}
 	}
+}
+
+// maxCancelledWaits bounds how often a force-cancelled job's driver may ask
+// to wait again without finishing: every driver checks IsCancelled within a
+// few slices, so more is a driver bug that would otherwise spin forever.
+const maxCancelledWaits = 1 << 20
+
+// wait parks the job until the clock reaches now+ns or it is entered.
+func (m *Manager) wait(j *Job, ns int64) {
+	j.busy = false
+	j.waitEnter = true
+	if ns < 0 {
+		ns = 0
+	}
+	j.sleep = m.eng.schedule(m.eng.now+ns, func() {
+		j.sleep = nil
+		m.enter(j)
+	})
 }
 
 // Kick enters a job that waits in Yield or Sleep (job_enter), e.g. when new
@@ -483,9 +519,12 @@ func (m *Manager) txnSuccess(j *Job) {
 	}
 	for o := t.head; o != nil; o = o.txnNext {
 		m.fire(o, fsm.TriggerAllMembersDone)
-		if !o.autoFinalize && o.blockJob {
+		if (!o.autoFinalize || plantedBug(bugPendingEventAlways)) && o.blockJob {
 			m.emit(Event{Name: EventBlockJobPending, Job: o.id, Type: o.Type()})
 		}
+	}
+	if plantedBug(bugCommitBeforeFinalize) && t.nManual > 0 {
+		m.plantedEarlyCommit(t)
 	}
 	if t.nManual == 0 {
 		m.doFinalize(j)
@@ -536,7 +575,7 @@ func (m *Manager) txnAbort(j *Job) {
 	}
 	t.aborting = true
 	for o := t.head; o != nil; o = o.txnNext {
-		if o != j {
+		if o != j && !plantedBug(bugTxnMemberNotAborted) {
 			m.cancelAsync(o, true)
 		}
 	}
@@ -598,7 +637,7 @@ func (m *Manager) finalizeSingle(j *Job) {
 		j.txn.remove(j)
 	}
 	m.fire(j, fsm.TriggerConclude)
-	if j.machine.CanFire(fsm.TriggerAutoDismiss) {
+	if j.machine.CanFire(fsm.TriggerAutoDismiss) && !plantedBug(bugAutoDismissIgnored) {
 		m.doDismiss(j, fsm.TriggerAutoDismiss)
 	}
 }
@@ -623,7 +662,9 @@ func (m *Manager) doDismiss(j *Job, t fsm.Trigger) {
 		j.next.prev = j.prev
 	}
 	j.prev, j.next = nil, nil
-	delete(m.byID, j.id)
+	if !plantedBug(bugIDNotReleased) {
+		delete(m.byID, j.id)
+	}
 	if j.sleep != nil {
 		m.eng.cancel(j.sleep)
 		j.sleep = nil

@@ -84,7 +84,7 @@ func (m *Manager) Complete(j *Job) error {
 	return m.verb(j, fsm.VerbComplete, nil, func() error {
 		var ok bool
 		c, ok = j.driver.(Completer)
-		if j.cancelled || !ok {
+		if (j.cancelled && !plantedBug(bugCompleteAfterCancel)) || !ok {
 			return qerr.Generic("The active block job '%s' cannot be completed", j.id)
 		}
 		return nil
@@ -93,6 +93,9 @@ func (m *Manager) Complete(j *Job) error {
 
 // Finalize is job_finalize_locked: finalizes the job's whole transaction.
 func (m *Manager) Finalize(j *Job) error {
+	if plantedBug(bugFinalizeInWaiting) && j.status == fsm.Waiting {
+		return nil
+	}
 	return m.verb(j, fsm.VerbFinalize, nil, nil, func() error {
 		m.doFinalize(j)
 		return nil

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/jobfsm/jobfsm/qmp"
+)
+
+// qmpStdin is the request stream of `jobsim qmp` on stdio (a variable so
+// tests can replace it).
+var qmpStdin io.Reader = os.Stdin
+
+func init() {
+	register(&command{
+		name:    "qmp",
+		summary: "serve QMP like qemu-storage-daemon (stdio or --socket)",
+		run:     runQMP,
+	})
+}
+
+func runQMP(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("qmp", "qmp [--socket PATH] [--clock wall|virtual] [--seed N] [--test-commands]", stderr)
+	socket := fs.String("socket", "", "serve on this Unix socket (each connection its own monitor) instead of stdio")
+	clock := fs.String("clock", "wall", "wall: virtual time follows the wall clock; virtual: jump ahead whenever every job waits on time")
+	seed := fs.Uint64("seed", 0, "simulator tie-break seed")
+	grace := fs.Duration("grace", qmp.DefaultGrace, "with --clock virtual: how long to wait for a client's reaction before jumping ahead")
+	rate := fs.Float64("rate", qmp.DefaultRate, "with --clock virtual: at most this many virtual seconds per wall second")
+	testCmds := fs.Bool("test-commands", false, "enable jobsim's x-jobsim-* commands (scriptable test jobs)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return usageErr("unexpected argument %q", fs.Arg(0))
+	}
+	opts := qmp.ServerOptions{
+		Options: qmp.Options{Seed: *seed, TestCommands: *testCmds},
+		Grace:   *grace,
+		Rate:    *rate,
+	}
+	if *grace <= 0 || *rate <= 0 {
+		return usageErr("--grace and --rate must be positive")
+	}
+	switch *clock {
+	case "wall":
+		opts.Clock = qmp.ClockWall
+	case "virtual":
+		opts.Clock = qmp.ClockVirtual
+	default:
+		return usageErr("--clock must be wall or virtual, not %q", *clock)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv := qmp.NewServer(opts)
+	if *socket == "" {
+		srv.Attach(qmpStdin, stdout, nil)
+		err := srv.Run(ctx, true)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+		return nil
+	}
+	l, err := net.Listen("unix", *socket)
+	if err != nil {
+		return inputErr("%v", err)
+	}
+	defer os.Remove(*socket)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeUnix(l) }()
+	err = srv.Run(ctx, false)
+	_ = l.Close()
+	<-errc
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}

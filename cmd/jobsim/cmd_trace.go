@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"os"
+
+	"github.com/jobfsm/jobfsm/tla/tracegen"
+)
+
+func init() {
+	register(&command{
+		name:    "trace",
+		summary: "run a random simulator scenario and write its NDJSON trace (for tla/TraceJobLifecycle.tla)",
+		run:     runTrace,
+	})
+}
+
+func runTrace(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("trace", "trace [--seed N] [--steps N] [--out FILE]", stderr)
+	seed := fs.Uint64("seed", 1, "scenario seed (same seed, same trace)")
+	steps := fs.Int("steps", 80, "random actions before the wind-down")
+	out := fs.String("out", "", "write the trace to FILE instead of stdout")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return usageErr("unexpected argument %q", fs.Arg(0))
+	}
+	if *steps <= 0 {
+		return usageErr("--steps must be positive")
+	}
+	w := stdout
+	var f *os.File
+	if *out != "" {
+		var err error
+		if f, err = os.Create(*out); err != nil {
+			return inputErr("%v", err)
+		}
+		defer f.Close()
+		w = f
+	}
+	bw := bufio.NewWriter(w)
+	if err := tracegen.Generate(bw, tracegen.Options{Seed: *seed, Steps: *steps}); err != nil {
+		return failure("%v", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if f != nil {
+		return f.Close()
+	}
+	return nil
+}

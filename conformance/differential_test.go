@@ -1,0 +1,219 @@
+package conformance
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+)
+
+var (
+	diffSequences = flag.Int("diff-sequences", 100, "random command sequences TestDifferential runs")
+	diffBudget    = flag.Duration("diff-budget", 90*time.Second, "time box of TestDifferential; it stops drawing new sequences after it")
+	diffOut       = flag.String("diff-out", "testdata/differential", "where TestDifferential writes a minimized disagreeing scenario")
+)
+
+// The vocabulary of random sequences. Every job is a rate-limited copy
+// between 1 GiB null-co nodes (speed 1): QEMU keeps it running until the
+// sequence acts on it, so the outcome depends only on the commands. Job
+// creation events are emitted before the creating command returns on QEMU,
+// so no waits are needed. Sequences never build a grouped transaction that
+// could fail after two backups (QEMU 7.2 hangs there, deviation D1).
+var (
+	diffJobIDs = []string{"j0", "j1", "m0", "nope"}
+	diffVerbs  = []string{"job-pause", "job-resume", "job-cancel", "job-complete", "job-finalize", "job-dismiss",
+		"block-job-pause", "block-job-resume", "block-job-cancel", "block-job-complete", "block-job-finalize",
+		"block-job-dismiss", "block-job-set-speed"}
+)
+
+func diffNodes() []Step {
+	var st []Step
+	for i := 0; i < 6; i++ {
+		st = append(st, Step{Send: map[string]any{"execute": "blockdev-add", "arguments": map[string]any{
+			"driver": "null-co", "node-name": fmt.Sprintf("n%d", i), "size": 1 << 30}}})
+	}
+	return st
+}
+
+// drawScenario draws a random command sequence.
+func drawScenario(t *rapid.T) *Scenario {
+	s := &Scenario{Name: "differential", Note: "minimized disagreement from TestDifferential",
+		Mask: []string{"offset", "current-progress"}, Steps: diffNodes()}
+	n := rapid.IntRange(1, 14).Draw(t, "length")
+	for i := 0; i < n; i++ {
+		var cmd map[string]any
+		switch rapid.IntRange(0, 11).Draw(t, "op") {
+		case 10, 11:
+			// bitmap commands on the job nodes: synchronous, deterministic
+			verb := rapid.SampledFrom([]string{"block-dirty-bitmap-add", "block-dirty-bitmap-remove",
+				"block-dirty-bitmap-clear", "block-dirty-bitmap-enable", "block-dirty-bitmap-disable",
+				"block-dirty-bitmap-merge", "x-debug-block-dirty-bitmap-sha256"}).Draw(t, "bitmap-verb")
+			node := fmt.Sprintf("n%d", rapid.IntRange(0, 2).Draw(t, "bitmap-node"))
+			name := rapid.SampledFrom([]string{"b0", "b1"}).Draw(t, "bitmap-name")
+			args := map[string]any{"node": node, "name": name}
+			if verb == "block-dirty-bitmap-merge" {
+				args = map[string]any{"node": node, "target": name,
+					"bitmaps": []any{rapid.SampledFrom([]string{"b0", "b1"}).Draw(t, "merge-source")}}
+			}
+			if verb == "block-dirty-bitmap-add" && rapid.Bool().Draw(t, "bitmap-disabled") {
+				args["disabled"] = true
+			}
+			cmd = map[string]any{"execute": verb, "arguments": args}
+		case 0, 1:
+			id := rapid.SampledFrom(diffJobIDs[:3]).Draw(t, "id")
+			pair := rapid.IntRange(0, 2).Draw(t, "pair")
+			args := map[string]any{"job-id": id, "device": fmt.Sprintf("n%d", 2*pair), "target": fmt.Sprintf("n%d", 2*pair+1),
+				"sync": "full", "speed": 1}
+			if rapid.Bool().Draw(t, "manual-finalize") {
+				args["auto-finalize"] = false
+			}
+			if rapid.Bool().Draw(t, "manual-dismiss") {
+				args["auto-dismiss"] = false
+			}
+			kind := "blockdev-backup"
+			if rapid.Bool().Draw(t, "mirror") {
+				kind = "blockdev-mirror"
+			} else if rapid.IntRange(0, 3).Draw(t, "with-bitmap") == 0 {
+				args["bitmap"] = rapid.SampledFrom([]string{"b0", "b1"}).Draw(t, "backup-bitmap")
+				args["bitmap-mode"] = rapid.SampledFrom([]string{"on-success", "always", "never"}).Draw(t, "bitmap-mode")
+				args["sync"] = rapid.SampledFrom([]string{"full", "bitmap"}).Draw(t, "backup-sync")
+			}
+			cmd = map[string]any{"execute": kind, "arguments": args}
+		case 2:
+			cmd = map[string]any{"execute": rapid.SampledFrom([]string{"query-jobs", "query-block-jobs"}).Draw(t, "query")}
+		case 3:
+			// an individual-mode transaction: one backup, maybe an abort
+			id := rapid.SampledFrom(diffJobIDs[:3]).Draw(t, "txn-id")
+			pair := rapid.IntRange(0, 2).Draw(t, "txn-pair")
+			actions := []any{map[string]any{"type": "blockdev-backup", "data": map[string]any{"job-id": id,
+				"device": fmt.Sprintf("n%d", 2*pair), "target": fmt.Sprintf("n%d", 2*pair+1), "sync": "full", "speed": 1}}}
+			if rapid.Bool().Draw(t, "txn-abort") {
+				actions = append(actions, map[string]any{"type": "abort", "data": map[string]any{}})
+			}
+			cmd = map[string]any{"execute": "transaction", "arguments": map[string]any{"actions": actions}}
+		default:
+			verb := rapid.SampledFrom(diffVerbs).Draw(t, "verb")
+			id := rapid.SampledFrom(diffJobIDs).Draw(t, "target")
+			args := map[string]any{}
+			switch verb {
+			case "block-job-pause", "block-job-resume", "block-job-complete":
+				args["device"] = id
+			case "block-job-cancel":
+				args["device"] = id
+				if rapid.Bool().Draw(t, "force") {
+					args["force"] = true
+				}
+			case "block-job-set-speed":
+				args["device"] = id
+				args["speed"] = rapid.SampledFrom([]int{-1, 1, 2}).Draw(t, "speed")
+			default:
+				args["id"] = id
+			}
+			cmd = map[string]any{"execute": verb, "arguments": args}
+		}
+		s.Steps = append(s.Steps, Step{Send: cmd})
+	}
+	s.Steps = append(s.Steps, Step{Send: map[string]any{"execute": "query-jobs"}})
+	return s
+}
+
+// knownDisagreements are disagreements already pinned by a pending corpus
+// scenario (pendingJobsim): a sequence that hits one is reported, not
+// failed, so the campaign goes on looking for new ones.
+var knownDisagreements = []struct {
+	re       *regexp.Regexp
+	scenario string
+}{
+	// e.g. {regexp.MustCompile(`is busy: block device is in use by block job`), "concluded_releases_nodes"},
+	// (that one was fixed in sim/blockjob: a concluded job keeps no op blockers)
+}
+
+func knownDisagreement(want, got *Transcript) string {
+	// the first response where the servers differ decides
+	for i := 0; i < len(want.Responses) && i < len(got.Responses); i++ {
+		if jsonEqual(want.Responses[i], got.Responses[i]) {
+			continue
+		}
+		a, _ := json.Marshal(want.Responses[i])
+		b, _ := json.Marshal(got.Responses[i])
+		for _, k := range knownDisagreements {
+			if _, pending := pendingJobsim[k.scenario]; pending && k.re.Match(b) && !k.re.Match(a) {
+				return k.scenario
+			}
+		}
+		return ""
+	}
+	return ""
+}
+
+// writeScenario stores a disagreeing scenario as a corpus-style file.
+func writeScenario(s *Scenario, diff string) string {
+	if err := os.MkdirAll(*diffOut, 0o755); err != nil {
+		return ""
+	}
+	// one file, overwritten: rapid replays the minimized case last
+	p := filepath.Join(*diffOut, "disagreement.json")
+	s.Note = "minimized disagreement from TestDifferential: " + diff
+	b, _ := json.MarshalIndent(s, "", " ")
+	_ = os.WriteFile(p, append(b, '\n'), 0o644)
+	return p
+}
+
+// TestDifferential runs rapid-generated command sequences against
+// qemu-storage-daemon and `jobsim qmp --clock virtual` and fails with a
+// minimized scenario file when they disagree. A sequence on which QEMU
+// disagrees with itself (two runs) is racy on QEMU and is not held against
+// jobsim. CI runs it time-boxed with ≥ 100 sequences; `make differential`
+// runs a longer campaign.
+func TestDifferential(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	if !haveQEMU(t) {
+		t.Skip("qemu-storage-daemon not installed")
+	}
+	bin := jobsim(t)
+	qemu := &Process{Label: "qemu-storage-daemon", Command: QEMUCommand}
+	js := &Process{Label: "jobsim qmp --clock virtual", Command: []string{bin, "qmp", "--clock", "virtual"}}
+	stop := time.Now().Add(*diffBudget)
+	ran, racy, known := 0, 0, 0
+	rapid.Check(t, func(rt *rapid.T) {
+		s := drawScenario(rt)
+		if time.Now().After(stop) {
+			rt.Skip("time box reached")
+		}
+		ran++
+		a, err := Run(s, qemu, 20*time.Second)
+		if err != nil {
+			rt.Skipf("QEMU: %v", err)
+		}
+		b, err := Run(s, qemu, 20*time.Second)
+		if err != nil || Diff(a, b) != "" {
+			racy++
+			rt.Skip("QEMU disagrees with itself")
+		}
+		got, err := Run(s, js, 20*time.Second)
+		if err != nil {
+			p := writeScenario(s, err.Error())
+			rt.Fatalf("jobsim failed: %v (scenario %s)", err, p)
+		}
+		if d := Diff(a, got); d != "" {
+			if k := knownDisagreement(a, got); k != "" {
+				known++
+				rt.Skipf("known disagreement, pinned by pending scenario %s: %s", k, d)
+			}
+			p := writeScenario(s, d)
+			rt.Fatalf("jobsim disagrees with QEMU: %s (scenario %s)", d, p)
+		}
+	})
+	t.Logf("%d sequences run, %d racy on QEMU itself (skipped), %d known disagreements (pending scenarios)", ran, racy, known)
+	if ran < 100 && *diffSequences >= 100 && time.Now().Before(stop) {
+		t.Errorf("only %d sequences ran", ran)
+	}
+}

@@ -1,0 +1,32 @@
+// Package conformance runs language-neutral QMP scenarios (spec/conformance/
+// NAME.json) against any QMP server — real qemu-storage-daemon, `jobsim qmp`
+// as a process, or the qmp.Dispatcher in-process — and compares normalized
+// transcripts (responses, events without timestamps, per-job status
+// sequences, image digests) with the ones recorded on QEMU 7.2
+// (NAME.transcript.json).
+//
+// The scenario and transcript formats are those of
+// ../shared/reference/qemu-transcripts/record.py, so its files and this
+// package's are interchangeable. Events are compared per job: the
+// interleaving of two jobs' events, and of events with responses, is racy
+// in QEMU itself. A scenario whose jobsim behaviour differs on purpose names
+// its spec/deviations.md entry in "deviation" and carries the transcript
+// jobsim must produce in NAME.jobsim.transcript.json.
+//
+// After its last step the runner sends one more command (query-jobs) and
+// keeps, unrecorded, only the events that arrive before its answer: every
+// event a server emitted in reaction to the script is in the transcript,
+// whatever the server's event/response ordering.
+//
+// TestDifferential draws random command sequences with rapid, runs each on
+// QEMU (twice, to set aside sequences that are racy on QEMU itself) and on
+// `jobsim qmp --clock virtual`, and on a disagreement writes the minimized
+// sequence to testdata/differential/disagreement.json.
+//
+// Tests: `go test ./conformance` runs the corpus in-process and against the
+// jobsim binary, and against qemu-storage-daemon when it is installed (under
+// CI=true a missing QEMU fails the suite). `-update` re-records the QEMU
+// transcripts; JOBFSM_BENCH=1 prints the side-by-side benchmarks.
+package conformance
+
+//go:generate go run ./internal/gencorpus ../spec/conformance

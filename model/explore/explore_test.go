@@ -1,0 +1,332 @@
+package explore
+
+import (
+	"bufio"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/jobfsm/jobfsm/fsm"
+)
+
+const tlaDir = "../../tla"
+
+// readmeCounts reads the "distinct states" table of tla/README.md: rows
+// `| MC_x | distinct | depth | ...` recorded from TLC's runs.
+func readmeCounts(t *testing.T) map[string][2]int {
+	t.Helper()
+	f, err := os.Open(filepath.Join(tlaDir, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string][2]int{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		cells := strings.Split(sc.Text(), "|")
+		if len(cells) < 4 {
+			continue
+		}
+		name := strings.Trim(strings.TrimSpace(cells[1]), "`")
+		if !strings.HasPrefix(name, "MC_") {
+			continue
+		}
+		d, err1 := strconv.Atoi(strings.ReplaceAll(strings.TrimSpace(cells[2]), ",", ""))
+		depth, err2 := strconv.Atoi(strings.TrimSpace(cells[3]))
+		if err1 != nil || err2 != nil {
+			continue // a row of another table
+		}
+		out[name] = [2]int{d, depth}
+	}
+	return out
+}
+
+// TestCountsMatchREADME: the explorer finds exactly the distinct-state
+// counts and depths TLC found (recorded in tla/README.md), for every config
+// TLC checks without error. `make tlc` compares the two live in CI; this
+// test pins the recorded figures for a plain `go test`.
+func TestCountsMatchREADME(t *testing.T) {
+	want := readmeCounts(t)
+	cfgs, err := filepath.Glob(filepath.Join(tlaDir, "MC_*.cfg"))
+	if err != nil || len(cfgs) == 0 {
+		t.Fatalf("no MC_*.cfg in %s: %v", tlaDir, err)
+	}
+	checked := 0
+	for _, path := range cfgs {
+		name := strings.TrimSuffix(filepath.Base(path), ".cfg")
+		if name == "MC_hang" || name == "MC_broken" {
+			continue // expected violations: TestExpectedViolations
+		}
+		t.Run(name, func(t *testing.T) {
+			w, ok := want[name]
+			if !ok {
+				t.Fatalf("tla/README.md records no distinct-state count for %s", name)
+			}
+			c, err := LoadConfig(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := Explore(c, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Violation != nil {
+				t.Fatalf("%s %s violated:\n%v", res.Violation.Kind, res.Violation.Name, res.Violation.Trace)
+			}
+			if res.DistinctStates != w[0] || res.Depth != w[1] {
+				t.Errorf("explorer: %d distinct states, depth %d; TLC (README): %d, depth %d",
+					res.DistinctStates, res.Depth, w[0], w[1])
+			}
+		})
+		checked++
+	}
+	if checked < 4 {
+		t.Errorf("only %d configs checked", checked)
+	}
+}
+
+// TestExpectedViolations: the QEMU 7.2 rollback rule deadlocks (reference
+// 12) and the corrected rule does not; the broken variant (finalize in
+// waiting) breaks transaction atomicity. The traces are the shortest ones.
+func TestExpectedViolations(t *testing.T) {
+	for _, tc := range []struct {
+		cfg, kind, name string
+		steps           int
+	}{
+		{"MC_hang", "deadlock", "Deadlock", 3},
+		{"MC_broken", "invariant", "TxnAtomic", 0},
+	} {
+		t.Run(tc.cfg, func(t *testing.T) {
+			c, err := LoadConfig(filepath.Join(tlaDir, tc.cfg+".cfg"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := Explore(c, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := res.Violation
+			if v == nil || v.Kind != tc.kind || v.Name != tc.name {
+				t.Fatalf("want %s %s, got %+v", tc.kind, tc.name, v)
+			}
+			if tc.steps > 0 && len(v.Trace) != tc.steps {
+				t.Errorf("trace has %d states, want %d", len(v.Trace), tc.steps)
+			}
+			last := v.Trace[len(v.Trace)-1]
+			switch tc.cfg {
+			case "MC_hang":
+				// Create(both), then a cancel of an unstarted member: the
+				// other unstarted member heads the aborting transaction.
+				if !strings.HasPrefix(last.Action, "Cancel") || !strings.Contains(last.State, "job 2: created") {
+					t.Errorf("unexpected deadlock trace: %+v", v.Trace)
+				}
+			case "MC_broken":
+				if last.Action != "Finalize" {
+					t.Errorf("last step %q, want Finalize", last.Action)
+				}
+			}
+		})
+	}
+	// Without deadlock checking, the hang shows as a state from which the
+	// jobs can never all reach null.
+	c, err := LoadConfig(filepath.Join(tlaDir, "MC_hang.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.CheckDeadlock = false
+	res, err := Explore(c, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := res.Violation; v == nil || v.Kind != "liveness" || v.Name != "CanTerminate" {
+		t.Errorf("MC_hang without deadlock check: want CanTerminate violated, got %+v", v)
+	}
+	c, err = LoadConfig(filepath.Join(tlaDir, "MC_hang_fixed.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = Explore(c, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Violation != nil || res.CanTerminate == nil || !*res.CanTerminate {
+		t.Errorf("the corrected rollback rule must not deadlock: %+v", res.Violation)
+	}
+}
+
+// TestWorkersAgree: the parallel search finds the same states as a single
+// worker.
+func TestWorkersAgree(t *testing.T) {
+	c, err := LoadConfig(filepath.Join(tlaDir, "MC_txn.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, err := Explore(c, Options{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	many, err := Explore(c, Options{Workers: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one.DistinctStates != many.DistinctStates || one.Depth != many.Depth {
+		t.Errorf("1 worker: %d states depth %d; 4 workers: %d depth %d",
+			one.DistinctStates, one.Depth, many.DistinctStates, many.Depth)
+	}
+}
+
+const goodCfg = `CONSTANTS
+    N = 2
+    Grouped = {1, 2}
+    ManualFinalize = {}
+    ManualDismiss = {2}
+    ReadyJobs = {}
+    MayFail = {1}
+    StopOnError = {}
+    PrepareMayFail = {}
+    BitmapJobs = {}
+    MaxDrains = 0
+    NMonitors = 1
+    RollbackRule = "fixed"
+    FinalizeInWaiting = FALSE
+SPECIFICATION Spec
+CHECK_DEADLOCK FALSE
+`
+
+func TestParseConfig(t *testing.T) {
+	c, err := ParseConfig("good", strings.NewReader(goodCfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.N != 2 || c.Grouped != 0b11 || c.ManualDismiss != 0b10 || c.MayFail != 0b01 ||
+		c.NMonitors != 1 || c.RollbackQEMU72 || c.FinalizeInWaiting || c.CheckDeadlock {
+		t.Errorf("parsed %+v", c)
+	}
+	for _, tc := range []struct{ name, from, to, msg string }{
+		{"missing", "    MaxDrains = 0\n", "", "constant MaxDrains missing"},
+		{"unknown", "    N = 2\n", "    N = 2\n    Jobs = {1}\n", "unknown constant Jobs"},
+		{"twice", "    N = 2\n", "    N = 2\n    N = 3\n", "given twice"},
+		{"N range", "N = 2", "N = 9", "want a number in 1..4"},
+		{"not a job", "MayFail = {1}", "MayFail = {3}", `"3" is not a job in 1..2`},
+		{"not a set", "MayFail = {1}", "MayFail = 1", "want a set"},
+		{"rule", `RollbackRule = "fixed"`, `RollbackRule = fixed`, "want \"qemu72\" or \"fixed\""},
+		{"bool", "FinalizeInWaiting = FALSE", "FinalizeInWaiting = no", "want TRUE or FALSE"},
+		{"syntax", "    N = 2\n", "    N 2\n", "want Name = value"},
+	} {
+		_, err := ParseConfig("bad.cfg", strings.NewReader(strings.Replace(goodCfg, tc.from, tc.to, 1)))
+		var ce *ConfigError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: got %v, want a *ConfigError containing %q", tc.name, err, tc.msg)
+		}
+	}
+}
+
+// TestInvariantsCanFail: every invariant rejects a state that breaks it, so
+// none of them holds vacuously.
+func TestInvariantsCanFail(t *testing.T) {
+	c, err := ParseConfig("good", strings.NewReader(goodCfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.BitmapJobs = 0b01
+	base := func() State {
+		s := c.Init()
+		for j := 0; j < c.N; j++ {
+			s.J[j] = Job{St: fsm.Running, F: fStarted}
+			s.Seen[0][j] = fsm.Running
+		}
+		s.J[0].Bitmap = bmFrozen
+		return s
+	}
+	ok := base()
+	for _, inv := range Invariants {
+		if !inv.OK(c, &ok) {
+			t.Fatalf("%s fails on the good state", inv.Name)
+		}
+	}
+	bad := map[string]func(s *State){
+		"TypeOK": func(s *State) { s.J[0].Ret = 7 },
+		"TxnAtomic": func(s *State) {
+			s.J[1] = Job{St: fsm.Null, F: fStarted | fGraph}
+		},
+		"PendingOnlyWhenAllDone": func(s *State) { s.J[1].St = fsm.Pending },
+		"GraphOnlyAfterFinalize": func(s *State) { s.J[1].F |= fGraph },
+		"BitmapSafe": func(s *State) {
+			s.J[0] = Job{St: fsm.Concluded, F: fStarted, Ret: retError, Bitmap: bmCommitted}
+		},
+		"PauseConsistent":        func(s *State) { s.J[1].St = fsm.Paused },
+		"ConcludedReportsResult": func(s *State) { s.J[1] = Job{St: fsm.Concluded, F: fStarted | fForced} },
+		"MonitorView":            func(s *State) { s.Seen[0][1] = fsm.Ready },
+	}
+	for _, inv := range Invariants {
+		f, ok := bad[inv.Name]
+		if !ok {
+			t.Errorf("no breaking state for invariant %s", inv.Name)
+			continue
+		}
+		s := base()
+		f(&s)
+		if inv.OK(c, &s) {
+			t.Errorf("%s holds in a state that breaks it:\n%s", inv.Name, c.Format(&s))
+		}
+	}
+}
+
+// TestStepPropertiesCanFail: every step property rejects a step that breaks it.
+func TestStepPropertiesCanFail(t *testing.T) {
+	c, err := ParseConfig("good", strings.NewReader(goodCfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ManualFinalize = 0b01
+	from := c.Init()
+	from.J[0] = Job{St: fsm.Running, F: fStarted}
+	from.J[1] = Job{St: fsm.Aborting, F: fStarted, Ret: retError}
+	cases := map[string]func(n *State){
+		"StatusAlongTable":           func(n *State) { n.J[0].St = fsm.Created },
+		"ConcludedStaysUntilDismiss": func(n *State) { n.J[1].St = fsm.Null },
+		"ManualFinalizeWaits":        func(n *State) { n.J[0].St, n.J[0].F = fsm.Concluded, fStarted|fGraph },
+	}
+	for _, p := range StepProperties {
+		f, ok := cases[p.Name]
+		if !ok {
+			t.Errorf("no breaking step for property %s", p.Name)
+			continue
+		}
+		n := from
+		if !p.OK(c, &from, &n) {
+			t.Fatalf("%s fails on a stuttering step", p.Name)
+		}
+		f(&n)
+		if p.OK(c, &from, &n) {
+			t.Errorf("%s holds on a step that breaks it", p.Name)
+		}
+	}
+}
+
+// BenchmarkExplore reports the explorer's distinct states per second on
+// MC_small and MC_txn (run with -benchtime=1x: one search is one op).
+func BenchmarkExplore(b *testing.B) {
+	for _, name := range []string{"MC_small", "MC_txn"} {
+		for _, workers := range []int{1, 2} {
+			b.Run(name+"/workers="+strconv.Itoa(workers), func(b *testing.B) {
+				c, err := LoadConfig(filepath.Join(tlaDir, name+".cfg"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				states := 0
+				for b.Loop() {
+					res, err := Explore(c, Options{Workers: workers})
+					if err != nil {
+						b.Fatal(err)
+					}
+					states += res.DistinctStates
+				}
+				b.ReportMetric(float64(states)/b.Elapsed().Seconds(), "states/s")
+			})
+		}
+	}
+}

@@ -1,0 +1,53 @@
+//go:build jobfsm_mutation
+
+package model
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestFailureReportPlanted: a campaign failure is minimized, replayable,
+// and rendered as a per-job timeline naming the violation. It needs a real
+// failure, so it runs only in the mutation build, with the bug
+// ready-pauses-to-paused planted (TestPlantedBugsAreCaught runs it).
+func TestFailureReportPlanted(t *testing.T) {
+	if os.Getenv("JOBFSM_PLANTED_BUG") != "ready-pauses-to-paused" {
+		t.Fatalf("run with JOBFSM_PLANTED_BUG=ready-pauses-to-paused (got %q)", os.Getenv("JOBFSM_PLANTED_BUG"))
+	}
+	// A ready job, a guest-irrelevant advance, a pause: a correct manager
+	// moves it to standby; the planted bug moves it to paused (I1), and the
+	// extra actions must be minimized away.
+	const seq = `{"sim_seed": 0, "actions": [
+	  {"op": "create", "start": true, "jobs": [{"type": "mirror", "steps": 0, "ready": true}]},
+	  {"op": "advance", "ns": 1000000},
+	  {"op": "advance", "ns": 1000000},
+	  {"op": "verb", "verb": "pause"},
+	  {"op": "advance", "ns": 1000000}
+	]}`
+	var s Sequence
+	if err := json.Unmarshal([]byte(seq), &s); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Replay()
+	if err == nil {
+		t.Fatal("the planted bug was not exposed by the sequence")
+	}
+	f := failure(7, s, err)
+	if f.Violation.ID != "I1" || f.Replay.Want != "I1" || f.Sequence != 7 || len(f.Log) == 0 {
+		t.Fatalf("failure %+v", f)
+	}
+	if len(f.Actions) >= len(s.Actions) {
+		t.Errorf("minimizing kept %d of %d actions", len(f.Actions), len(s.Actions))
+	}
+	for _, want := range []string{"counterexample: sequence 7", "per-job timeline:", "  j0:", ": I1"} {
+		if !strings.Contains(f.Timeline, want) {
+			t.Errorf("timeline lacks %q:\n%s", want, f.Timeline)
+		}
+	}
+	if _, err := f.Replay.Replay(); err == nil {
+		t.Error("the minimized sequence does not fail")
+	}
+}

@@ -1,0 +1,404 @@
+package model
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/jobfsm/jobfsm/fsm"
+)
+
+// Source supplies the generator's choices. Intn returns a value in [0, n);
+// every choice is arranged so that 0 is the simplest option, which is where
+// a shrinker drives it.
+type Source interface {
+	Intn(n int) int
+}
+
+// PCGSource is a Source over a seeded PCG generator.
+type PCGSource struct{ r *rand.Rand }
+
+// NewPCGSource returns a Source for seed and stream.
+func NewPCGSource(seed, stream uint64) *PCGSource {
+	return &PCGSource{r: rand.New(rand.NewPCG(seed, stream))}
+}
+
+// Intn returns a uniform value in [0, n).
+func (s *PCGSource) Intn(n int) int {
+	if n <= 1 {
+		return 0
+	}
+	return s.r.IntN(n)
+}
+
+var (
+	genTypes    = []string{"backup", "mirror", "commit", "stream", "create"}
+	genPolicies = []string{"report", "ignore", "stop", "enospc", "auto"}
+	genAdvance  = []int64{0, stepNS / 2, stepNS, 2 * stepNS, 5 * stepNS, 20 * stepNS}
+)
+
+func genPlan(src Source) JobPlan {
+	p := JobPlan{Type: genTypes[src.Intn(len(genTypes))]}
+	if (p.Type == "mirror" || p.Type == "commit") && src.Intn(3) != 0 {
+		p.Ready = true
+		p.Lazy = src.Intn(2) == 1
+	}
+	p.ManualFinalize = src.Intn(3) == 1
+	p.ManualDismiss = src.Intn(3) == 1
+	p.Steps = src.Intn(6)
+	switch src.Intn(6) {
+	case 1:
+		p.FailAt = 1 + src.Intn(p.Steps+1)
+	case 2:
+		p.IOErrorAt = 1 + src.Intn(p.Steps+1)
+		p.OnError = genPolicies[src.Intn(len(genPolicies))]
+		p.NoSpace = src.Intn(2) == 1
+		p.IORead = src.Intn(2) == 1
+	}
+	p.PrepareFails = src.Intn(8) == 1
+	switch src.Intn(12) {
+	case 10:
+		p.Speed = 1 << 20
+	case 11:
+		p.Speed = -1
+	}
+	switch k := src.Intn(20); {
+	case k == 19:
+		p.IDKind, p.IDRef = 2, src.Intn(len(malformedIDs))
+	case k >= 17:
+		p.IDKind, p.IDRef = 1, src.Intn(8)
+	}
+	return p
+}
+
+func genRealPlan(src Source) JobPlan {
+	p := JobPlan{Real: true, Type: []string{"backup", "mirror", "commit", "stream"}[src.Intn(4)]}
+	p.Active = p.Type == "commit" && src.Intn(2) == 1
+	p.ManualFinalize = src.Intn(3) == 1
+	p.ManualDismiss = src.Intn(3) == 1
+	p.OnError = genPolicies[src.Intn(len(genPolicies))]
+	if src.Intn(3) == 1 {
+		p.Speed = 16 << 20
+	}
+	if p.Type == "backup" && src.Intn(2) == 1 {
+		p.BitmapMode = []string{"on-success", "always", "never"}[src.Intn(3)]
+		p.SyncBitmap = src.Intn(2) == 1
+	}
+	switch k := src.Intn(20); {
+	case k == 19:
+		p.IDKind, p.IDRef = 2, src.Intn(len(malformedIDs))
+	case k >= 17:
+		p.IDKind, p.IDRef = 1, src.Intn(8)
+	}
+	return p
+}
+
+// NextAction draws one action. It looks at the runner's state only to
+// make good choices likely (verbs the job's status accepts, starting a job
+// that is created); wrong and unknown targets stay possible throughout.
+func NextAction(src Source, r *Runner) Action {
+	n := len(r.ids)
+	pickJob := func() int {
+		if n == 0 {
+			return 0
+		}
+		// Mostly a job that still exists; sometimes any id of the
+		// sequence, dismissed ones included.
+		var live []int
+		for i, id := range r.ids {
+			if r.mod.Job(id) != nil {
+				live = append(live, i)
+			}
+		}
+		if len(live) > 0 && src.Intn(4) != 3 {
+			return live[src.Intn(len(live))]
+		}
+		return src.Intn(n)
+	}
+	if r.g != nil {
+		// Block mode: guest writes, faults and real jobs besides the rest.
+		switch src.Intn(12) {
+		case 1:
+			return Action{Op: OpWrite, Job: pickJob()}
+		case 2:
+			return Action{Op: OpFault, Job: pickJob(), Force: src.Intn(3) == 2} // Force: disarm
+		case 3:
+			return Action{Op: OpCreate, Jobs: []JobPlan{genRealPlan(src)}}
+		case 4:
+			return Action{Op: OpCreate, Jobs: []JobPlan{genRealPlan(src), genRealPlan(src)}}
+		case 5:
+			return Action{Op: OpBitmap, Job: pickJob(), Mon: src.Intn(len(bitmapOps))}
+		case 6:
+			p := JobPlan{Real: true, Type: "backup", Chain: true, ChainRef: src.Intn(8),
+				ManualFinalize: src.Intn(3) == 1, ManualDismiss: src.Intn(3) == 1,
+				OnError: genPolicies[src.Intn(len(genPolicies))]}
+			return Action{Op: OpCreate, Jobs: []JobPlan{p}}
+		}
+	}
+	switch k := src.Intn(100); {
+	case k < 2:
+		return Action{Op: OpNoop}
+	case k < 12:
+		return Action{Op: OpCreate, Jobs: []JobPlan{genPlan(src)}, Start: src.Intn(4) != 3}
+	case k < 17:
+		size := 2 + src.Intn(2)
+		plans := make([]JobPlan, size)
+		for i := range plans {
+			plans[i] = genPlan(src)
+		}
+		return Action{Op: OpCreate, Jobs: plans, Start: src.Intn(5) != 4}
+	case k < 22:
+		var created []int
+		for i, id := range r.ids {
+			if j := r.mod.Job(id); j != nil && j.Status == fsm.Created && !j.Started {
+				created = append(created, i)
+			}
+		}
+		if len(created) > 0 && src.Intn(4) != 3 {
+			return Action{Op: OpStart, Job: created[src.Intn(len(created))]}
+		}
+		return Action{Op: OpStart, Job: pickJob()}
+	case k < 70:
+		a := Action{Op: OpVerb}
+		switch t := src.Intn(20); {
+		case t == 18:
+			a.Target = TargetUnknown
+		case t == 19:
+			a.Target, a.Job = TargetMalformed, src.Intn(len(malformedIDs))
+		}
+		if a.Target == TargetJob {
+			a.Job = pickJob()
+		}
+		var ok []fsm.Verb
+		var tricky bool
+		if a.Target == TargetJob && n > 0 {
+			if j := r.mod.Job(r.ids[a.Job%n]); j != nil {
+				for _, v := range fsm.Verbs() {
+					if fsm.Permits(j.Status, v) {
+						ok = append(ok, v)
+					}
+				}
+				// A ready job with a cancel requested: complete must be
+				// refused although the table accepts it; try it often.
+				tricky = j.Cancelled && j.Status.IsReady()
+			}
+		}
+		if tricky && src.Intn(2) == 1 {
+			a.Verb = fsm.VerbComplete
+		} else if len(ok) > 0 && src.Intn(3) != 2 {
+			a.Verb = ok[src.Intn(len(ok))]
+		} else {
+			vs := fsm.Verbs()
+			a.Verb = vs[src.Intn(len(vs))]
+		}
+		a.Block = src.Intn(2) == 1
+		if a.Verb == fsm.VerbCancel {
+			a.Force = src.Intn(2) == 1
+		}
+		if a.Verb == fsm.VerbSetSpeed {
+			a.Speed = []int64{0, 4096, 1 << 30, -5}[src.Intn(4)]
+		}
+		return a
+	case k < 86:
+		return Action{Op: OpAdvance, Ns: genAdvance[src.Intn(len(genAdvance))]}
+	case k < 90:
+		return Action{Op: OpDrainBegin, Job: pickJob()}
+	case k < 94:
+		var open []int
+		for i, id := range r.ids {
+			if r.drains[id] > 0 {
+				open = append(open, i)
+			}
+		}
+		if len(open) > 0 {
+			return Action{Op: OpDrainEnd, Job: open[src.Intn(len(open))]}
+		}
+		return Action{Op: OpDrainEnd, Job: pickJob()}
+	case k < 97:
+		return Action{Op: OpDisconnect, Mon: src.Intn(2)}
+	default:
+		return Action{Op: OpConnect, Mon: src.Intn(2)}
+	}
+}
+
+// RunSequence runs steps drawn actions on a fresh runner with seed, then the
+// drain-down; it returns the runner, the actions executed and the first
+// violation.
+func RunSequence(seed uint64, steps int, src Source) (*Runner, []Action, error) {
+	return runSequence(NewRunner(seed), steps, src)
+}
+
+// RunBlockSequence is RunSequence in block mode (real jobs, guest writes,
+// faults).
+func RunBlockSequence(seed uint64, steps int, src Source) (*Runner, []Action, error) {
+	return runSequence(NewBlockRunner(seed), steps, src)
+}
+
+func runSequence(r *Runner, steps int, src Source) (*Runner, []Action, error) {
+	var acts []Action
+	for range steps {
+		a := NextAction(src, r)
+		acts = append(acts, a)
+		if err := r.Do(a); err != nil {
+			return r, acts, err
+		}
+	}
+	return r, acts, r.Finish()
+}
+
+// Replay runs the given actions on a fresh runner with seed, then the
+// drain-down.
+func Replay(seed uint64, acts []Action) (*Runner, error) {
+	r := NewRunner(seed)
+	return r, r.run(acts)
+}
+
+func (r *Runner) run(acts []Action) error {
+	for _, a := range acts {
+		if err := r.Do(a); err != nil {
+			return err
+		}
+	}
+	return r.Finish()
+}
+
+// Timeline renders what a run did: the actions in order, then every job's
+// own history (commands naming it and its events), then the violation.
+func (r *Runner) Timeline(err error) string {
+	var b strings.Builder
+	b.WriteString("actions:\n")
+	for _, s := range r.Log {
+		fmt.Fprintf(&b, "  %3d  %s\n", s.Step, s.Desc)
+	}
+	var ids []string
+	seen := map[string]bool{}
+	per := map[string][]string{}
+	for _, s := range r.Log {
+		for _, id := range s.Jobs {
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+		for _, e := range s.Events {
+			if !seen[e.Job] {
+				seen[e.Job] = true
+				ids = append(ids, e.Job)
+			}
+		}
+	}
+	for _, s := range r.Log {
+		evs := map[string][]string{}
+		for _, e := range s.Events {
+			t := e.String()
+			if e.Kind == EvStatus {
+				t = e.Status.String()
+			}
+			evs[e.Job] = append(evs[e.Job], t)
+		}
+		for _, id := range ids {
+			named := false
+			for _, x := range s.Jobs {
+				named = named || x == id
+			}
+			if !named && len(evs[id]) == 0 {
+				continue
+			}
+			line := fmt.Sprintf("  %3d  ", s.Step)
+			if named {
+				line += s.Desc
+			} else {
+				line += "(" + s.Desc + ")"
+			}
+			if len(evs[id]) > 0 {
+				line += "  =>  " + strings.Join(evs[id], ", ")
+			}
+			per[id] = append(per[id], line)
+		}
+	}
+	b.WriteString("per-job timeline:\n")
+	for _, id := range ids {
+		fmt.Fprintf(&b, "  %s:\n", id)
+		for _, l := range per[id] {
+			b.WriteString("  " + l + "\n")
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(&b, "violation: %v\n", err)
+	}
+	return b.String()
+}
+
+// ModelWalk is a random walk of the model alone (no implementation): it
+// issues random commands and lets random enabled spontaneous steps happen,
+// consuming every required event as soon as the model states it. It
+// measures the model's own speed and checks it never contradicts itself
+// (every event it offers, it accepts). It returns the events judged.
+func ModelWalk(src Source, steps int) (int, error) {
+	m := New()
+	var ids []string
+	events := 0
+	flush := func() error {
+		for len(m.expect) > 0 {
+			e := m.Enabled()[0]
+			if err := m.Observe(e); err != nil {
+				return fmt.Errorf("model refuses its own required event %s: %w", e, err)
+			}
+			events++
+		}
+		return nil
+	}
+	group := 0
+	for i := 0; i < steps; i++ {
+		switch k := src.Intn(10); {
+		case k < 2:
+			p := genPlan(src)
+			p.IDKind = 0
+			id := fmt.Sprintf("j%d", len(ids))
+			txn := 0
+			if src.Intn(3) == 1 {
+				txn = group/2 + 1 // two consecutive creations share a transaction
+				group++
+			}
+			_, spec := planSpecs(p, id, txn)
+			if m.Create(spec) == nil {
+				ids = append(ids, id)
+			}
+		case k < 3 && len(ids) > 0:
+			_ = m.Start(ids[src.Intn(len(ids))])
+		case k < 6 && len(ids) > 0:
+			j := m.Job(ids[src.Intn(len(ids))])
+			if j == nil {
+				continue
+			}
+			switch fsm.Verb(src.Intn(7)) {
+			case fsm.VerbPause:
+				_ = m.Pause(j)
+			case fsm.VerbResume:
+				_ = m.Resume(j)
+			case fsm.VerbCancel:
+				_ = m.Cancel(j, src.Intn(2) == 1, src.Intn(2) == 1)
+			case fsm.VerbComplete:
+				_ = m.Complete(j)
+			case fsm.VerbFinalize:
+				_ = m.Finalize(j)
+			case fsm.VerbDismiss:
+				_ = m.Dismiss(j)
+			case fsm.VerbSetSpeed:
+				_ = m.SetSpeed(j, int64(src.Intn(3))-1)
+			}
+		default:
+			if en := m.Enabled(); len(en) > 0 {
+				e := en[src.Intn(len(en))]
+				if err := m.Observe(e); err != nil {
+					return events, fmt.Errorf("model refuses the step %s it enabled: %w", e, err)
+				}
+				events++
+			}
+		}
+		if err := flush(); err != nil {
+			return events, err
+		}
+	}
+	return events, nil
+}

@@ -1,0 +1,876 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"slices"
+	"strings"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jobfsm/jobfsm/blockdev"
+	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/internal/qerr"
+	"github.com/jobfsm/jobfsm/sim"
+)
+
+// stepNS is the virtual duration of one test-driver work slice.
+const stepNS = 1_000_000
+
+// Violation is a failed check: the model disagreeing with the
+// implementation ("M"), or a numbered invariant of Catalogue.
+type Violation struct {
+	ID     string // "M" or "I1".."I21"
+	Step   int    // 1-based index of the action that exposed it
+	Detail string
+}
+
+func (v *Violation) Error() string {
+	return fmt.Sprintf("step %d: %s: %s", v.Step, v.ID, v.Detail)
+}
+
+// Runner drives one sim.Manager and one Model with the same actions and
+// checks them against each other and against every invariant after every
+// action.
+type Runner struct {
+	seed    uint64
+	sim     *sim.Manager
+	mod     *Model
+	ids     []string
+	idSet   map[string]bool
+	nextID  int
+	simJobs map[string]*sim.Job
+	group   int
+	mons    []*sim.Monitor
+	monOn   []bool
+	drains  map[string]int
+
+	cur      []Event  // events (and driver calls) not yet judged
+	deferred []func() // model operations to apply when an event needs them
+
+	// Block mode (NewBlockRunner): the block graph and the real jobs.
+	g        *blockdev.Graph
+	real     map[string]*realJob
+	devs     map[string]*devState
+	devOrder []string
+	nodeSeq  int
+	dataErrs []string
+	events   []Event // this step's events
+	payload  []string
+	hist     *History
+
+	prevJobs  []QJob
+	prevBlock []QBlock
+
+	// Log is one line group per executed action, for timelines.
+	Log []StepRecord
+	// Steps and Checks count executed actions and invariant evaluations.
+	Steps, Checks int
+	// Trace is every event in order, as text (determinism, I17).
+	Trace []string
+	// ExposeKnownBugs turns off the generator's detours around reported,
+	// pinned implementation bugs (testdata/known), so that their sequences
+	// replay as they were found.
+	ExposeKnownBugs bool
+}
+
+// StepRecord is what one action did, for the counterexample timeline.
+type StepRecord struct {
+	Step   int
+	Desc   string   // the command as issued, with its result
+	Jobs   []string // ids the command named
+	Events []Event
+}
+
+// NewRunner returns a runner over a fresh sim.Manager with seed.
+func NewRunner(seed uint64) *Runner {
+	r := &Runner{
+		seed: seed, sim: sim.New(sim.Options{Seed: seed}), mod: New(),
+		idSet: map[string]bool{}, simJobs: map[string]*sim.Job{}, drains: map[string]int{},
+		hist: newHistory(),
+	}
+	r.sim.Subscribe(func(e sim.Event) {
+		me, bad := fromSim(e)
+		if bad != "" {
+			r.payload = append(r.payload, bad)
+		}
+		r.cur = append(r.cur, me)
+	})
+	for range 2 {
+		r.mons = append(r.mons, r.sim.NewMonitor())
+		r.monOn = append(r.monOn, true)
+	}
+	r.prevJobs, r.prevBlock = r.query()
+	return r
+}
+
+// Model returns the runner's model.
+func (r *Runner) Model() *Model { return r.mod }
+
+// fromSim converts a sim event and checks its QMP data members against
+// QEMU 7.2's (reference §3.1), invariant I21.
+func fromSim(e sim.Event) (Event, string) {
+	me := convert(e)
+	var keys []string
+	switch me.Kind {
+	case EvStatus:
+		keys = []string{"id", "status"}
+	case EvReady, EvCancelled:
+		keys = []string{"device", "len", "offset", "speed", "type"}
+	case EvCompleted:
+		keys = []string{"device", "len", "offset", "speed", "type"}
+		if e.HasError {
+			keys = []string{"device", "error", "len", "offset", "speed", "type"}
+		}
+	case EvPending:
+		keys = []string{"id", "type"}
+	case EvError:
+		keys = []string{"action", "device", "operation"}
+	default:
+		return me, fmt.Sprintf("unknown event %q", e.Name)
+	}
+	d := e.Data()
+	var got []string
+	for k := range d {
+		got = append(got, k)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, keys) {
+		return me, fmt.Sprintf("%s data members %v, QEMU 7.2 sends %v", e.Name, got, keys)
+	}
+	return me, ""
+}
+
+// convert is a sim event in the model's terms (an unknown name gets an
+// invalid Kind, which the model refuses).
+func convert(e sim.Event) Event {
+	me := Event{Kind: numKinds, Job: e.Job, Status: e.Status, HasError: e.HasError, Error: e.Error,
+		Len: e.Len, Offset: e.Offset, Speed: e.Speed, Op: e.Operation, Action: string(e.Action)}
+	switch e.Name {
+	case sim.EventJobStatusChange:
+		me.Kind = EvStatus
+	case sim.EventBlockJobReady:
+		me.Kind = EvReady
+	case sim.EventBlockJobCompleted:
+		me.Kind = EvCompleted
+	case sim.EventBlockJobCancelled:
+		me.Kind = EvCancelled
+	case sim.EventBlockJobPending:
+		me.Kind = EvPending
+	case sim.EventBlockJobError:
+		me.Kind = EvError
+	}
+	return me
+}
+
+// probe wraps the test driver so that its callbacks join the event stream
+// in order: the model and I9 judge when graph changes happen.
+//
+// A lazy probe also behaves like QEMU's mirror after a soft cancel while
+// ready: it goes on for one more slice (mirror_run treats the request like
+// complete and exits once converged), so the job stays ready with a cancel
+// requested for a while, the window in which complete must be refused.
+type probe struct {
+	*sim.TestDriver
+	r       *Runner
+	lazy    bool
+	delayed bool
+}
+
+func (p *probe) call(j *sim.Job, name string) {
+	p.r.cur = append(p.r.cur, Event{Kind: EvCall, Job: j.ID(), Call: name})
+}
+func (p *probe) Prepare(j *sim.Job) error           { p.call(j, "prepare"); return p.TestDriver.Prepare(j) }
+func (p *probe) Commit(j *sim.Job)                  { p.call(j, "commit"); p.TestDriver.Commit(j) }
+func (p *probe) Abort(j *sim.Job)                   { p.call(j, "abort"); p.TestDriver.Abort(j) }
+func (p *probe) Clean(j *sim.Job)                   { p.call(j, "clean"); p.TestDriver.Clean(j) }
+func (p *probe) Free(j *sim.Job)                    { p.call(j, "free"); p.TestDriver.Free(j) }
+func (p *probe) Complete(j *sim.Job) error          { p.call(j, "complete"); return p.TestDriver.Complete(j) }
+func (p *probe) Cancel(j *sim.Job, force bool) bool { return p.TestDriver.Cancel(j, force) }
+
+func (p *probe) Run(j *sim.Job) sim.Step {
+	// Like mirror_run after a soft cancel while ready: one more slice
+	// before the run ends (testdata/regress/sleep_while_pause_requested.json).
+	if p.lazy && !p.delayed && j.CancelRequested() && !j.IsCancelled() && j.Status().IsReady() {
+		p.delayed = true
+		return sim.Sleep(stepNS)
+	}
+	return p.TestDriver.Run(j)
+}
+
+// observe feeds the events collected since the last call to the model.
+func (r *Runner) observe(step int) error {
+	evs := r.cur
+	r.cur = nil
+	for i, e := range evs {
+		r.events = append(r.events, e)
+		if e.Kind != EvCall {
+			r.Trace = append(r.Trace, e.String())
+		}
+		err := r.mod.Observe(e)
+		// A model operation the implementation performed inside the call
+		// (a drained section ending within blockdev-backup) is applied
+		// when an event needs it, one at a time, in the order given.
+		for err != nil && len(r.deferred) > 0 {
+			r.deferred[0]()
+			r.deferred = r.deferred[1:]
+			err = r.mod.Observe(e)
+		}
+		if err != nil {
+			r.events = append(r.events, evs[i+1:]...)
+			return &Violation{ID: "M", Step: step, Detail: err.Error()}
+		}
+	}
+	for _, f := range r.deferred {
+		f()
+	}
+	r.deferred = nil
+	return nil
+}
+
+func sameErr(want, got error) string {
+	switch {
+	case want == nil && got == nil:
+		return ""
+	case want == nil:
+		return fmt.Sprintf("model: success; sim: %s %q", qerr.ClassOf(got), got.Error())
+	case got == nil:
+		var rf *Refusal
+		errors.As(want, &rf)
+		return fmt.Sprintf("model: %s %q; sim: success", rf.Class, rf.Text)
+	}
+	var rf *Refusal
+	if !errors.As(want, &rf) {
+		return "model error of unknown type: " + want.Error()
+	}
+	if rf.Text != got.Error() || rf.Class != qerr.ClassOf(got) {
+		return fmt.Sprintf("model: %s %q; sim: %s %q", rf.Class, rf.Text, qerr.ClassOf(got), got.Error())
+	}
+	return ""
+}
+
+func errText(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return "error: " + err.Error()
+}
+
+var malformedIDs = []string{"", "1job", "j 0", "-j", "j/0", "é"}
+
+func (r *Runner) freshID() string {
+	for {
+		id := fmt.Sprintf("j%d", r.nextID)
+		r.nextID++
+		if !r.idSet[id] {
+			return id
+		}
+	}
+}
+
+func (r *Runner) planID(p JobPlan) string {
+	switch p.IDKind {
+	case 1:
+		if len(r.ids) > 0 {
+			return r.ids[mod(p.IDRef, len(r.ids))]
+		}
+	case 2:
+		return malformedIDs[mod(p.IDRef, len(malformedIDs))]
+	}
+	return r.freshID()
+}
+
+func (r *Runner) jobID(a Action) string {
+	switch a.Target {
+	case TargetUnknown:
+		return "ghost"
+	case TargetMalformed:
+		return malformedIDs[mod(a.Job, len(malformedIDs))]
+	}
+	if len(r.ids) == 0 {
+		return "ghost"
+	}
+	return r.ids[mod(a.Job, len(r.ids))]
+}
+
+var blockTypes = map[string]bool{"backup": true, "mirror": true, "commit": true, "stream": true}
+
+// specs turns a plan into the sim test-driver script and the model's spec
+// of the same job.
+func planSpecs(p JobPlan, id string, txn int) (sim.TestSpec, Spec) {
+	if p.Type == "" {
+		p.Type = "backup"
+	}
+	block := blockTypes[p.Type]
+	if !block {
+		// Non-block jobs never emit BLOCK_JOB_ERROR and QEMU always
+		// creates them with auto-dismiss off.
+		p.IOErrorAt = 0
+		p.ManualDismiss = true
+	}
+	ts := sim.TestSpec{Type: sim.JobType(p.Type), Steps: p.Steps, StepTime: stepNS, Ready: p.Ready,
+		FailAt: p.FailAt, IOErrorAt: p.IOErrorAt, OnError: sim.OnError(p.OnError), IORead: p.IORead}
+	if ts.OnError == "" {
+		ts.OnError = sim.OnErrorReport
+	}
+	failText := ""
+	if p.FailAt > 0 {
+		ts.FailErrno = sim.EIO
+		failText = strerror(5)
+		if p.FailAt%2 == 0 {
+			ts.FailMsg = fmt.Sprintf("slice %d failed", p.FailAt)
+			failText = ts.FailMsg
+		}
+	}
+	ioErrno := 5
+	if p.NoSpace {
+		ioErrno = 28
+		ts.IOErrno = sim.ENOSPC
+	}
+	prepareText := strerror(22)
+	if p.PrepareFails {
+		ts.PrepareErr = &sim.JobError{Errno: sim.EINVAL}
+		if p.Steps%2 == 1 {
+			// A driver's own message rather than strerror.
+			ts.PrepareErr.Msg = "prepare refused the graph change"
+			prepareText = ts.PrepareErr.Msg
+		}
+	}
+	s := Spec{ID: id, Type: p.Type, Block: block, Txn: txn,
+		AutoFinalize: !p.ManualFinalize, AutoDismiss: !p.ManualDismiss, Speed: p.Speed,
+		Ready: p.Ready, HasPrepare: true, HasComplete: true,
+		PrepareFails: p.PrepareFails, PrepareText: prepareText}
+	// Walk the script as the driver will: the first failure decides.
+	for slice := 1; slice <= p.Steps; slice++ {
+		if slice == p.FailAt {
+			s.Fails, s.FailText = true, failText
+			break
+		}
+		if slice == p.IOErrorAt {
+			op := "write"
+			if p.IORead {
+				op = "read"
+			}
+			action := errorAction(string(ts.OnError), p.NoSpace)
+			s.IOError = &IOError{Op: op, Action: action, NoSpace: p.NoSpace}
+			if action == "report" {
+				s.Fails, s.FailText = true, strerror(ioErrno)
+				break
+			}
+		}
+	}
+	return ts, s
+}
+
+// errorAction is block_job_error_action's policy table (reference §5.1).
+func errorAction(policy string, enospc bool) string {
+	switch policy {
+	case "ignore":
+		return "ignore"
+	case "stop":
+		return "stop"
+	case "enospc", "auto":
+		if enospc {
+			return "stop"
+		}
+	}
+	return "report"
+}
+
+// Do executes one action on both sides and runs every check. It returns
+// the first violation.
+func (r *Runner) Do(a Action) (err error) {
+	step := r.Steps + 1
+	r.Steps++
+	r.events = r.events[:0]
+	r.payload = r.payload[:0]
+	obs := &Obs{Step: step, Action: a, Hist: r.hist, Model: r.mod, PrevJobs: r.prevJobs, PrevBlock: r.prevBlock}
+	rec := StepRecord{Step: step}
+	defer func() {
+		if p := recover(); p != nil {
+			err = &Violation{ID: "I17", Step: step, Detail: fmt.Sprintf("panic: %v\n%s", p, debug.Stack())}
+		}
+		// The step's record, also when it failed half-way: the timeline
+		// shows every event up to the failure.
+		rec.Events = append(slices.Clone(r.events), r.cur...)
+		r.cur = nil
+		r.Log = append(r.Log, rec)
+	}()
+	// A disagreement with the model ends the run, but the step is still
+	// completed and the invariants still judged: when one of them fails
+	// too, the numbered invariant is reported (with the model's view), so
+	// a bug is named by the property it breaks.
+	var modelErr *Violation
+	keep := func(err error) error {
+		var v *Violation
+		if errors.As(err, &v) && v.ID == "M" {
+			if modelErr == nil {
+				modelErr = v
+			}
+			return nil
+		}
+		return err
+	}
+	if err := keep(r.exec(a, obs, &rec, step)); err != nil {
+		return err
+	}
+	r.sim.Settle()
+	if err := keep(r.observe(step)); err != nil {
+		return err
+	}
+	if modelErr == nil {
+		if err := r.mod.Quiesce(); err != nil {
+			modelErr = &Violation{ID: "M", Step: step, Detail: err.Error()}
+		}
+	}
+	obs.Events = r.events
+	obs.Payload = r.payload
+	obs.Jobs, obs.Block = r.query()
+	if modelErr == nil {
+		if err := keep(r.compareQueries(obs, step)); err != nil {
+			return err
+		}
+	}
+	if err := r.checkMonitors(obs, step); err != nil {
+		return err
+	}
+	if r.g != nil && modelErr == nil {
+		// These read the model's view of each job's result.
+		obs.DataErr = r.checkData(obs)
+		obs.BitmapErr = r.checkBitmaps(obs)
+	}
+	for _, inv := range Catalogue {
+		if inv.Check == nil || modelErr != nil && inv.ID == "I18" {
+			continue // I18 compares with the model's truth
+		}
+		r.Checks++
+		if err := inv.Check(obs); err != nil {
+			v := &Violation{ID: inv.ID, Step: step, Detail: err.Error()}
+			if modelErr != nil {
+				v.Detail += "\n(the model disagrees too: " + modelErr.Detail + ")"
+			}
+			return v
+		}
+	}
+	if modelErr != nil {
+		return modelErr
+	}
+	r.hist.apply(obs)
+	r.prevJobs, r.prevBlock = obs.Jobs, obs.Block
+	// A drained section of a job that is gone ends with it; a new job
+	// reusing the id starts without one.
+	for id := range r.drains {
+		if r.mod.Job(id) == nil {
+			delete(r.drains, id)
+		}
+	}
+	return nil
+}
+
+func (r *Runner) exec(a Action, obs *Obs, rec *StepRecord, step int) error {
+	switch a.Op {
+	case OpNoop:
+		rec.Desc = "settle"
+	case OpCreate:
+		return r.create(a, obs, rec, step)
+	case OpStart:
+		id := r.jobID(Action{Job: a.Job})
+		rec.Desc, rec.Jobs = "start "+id, []string{id}
+		j := r.simJobs[id]
+		if j == nil || r.mod.Job(id) == nil {
+			rec.Desc += " (no such job: skipped)"
+			return nil
+		}
+		merr := r.mod.Start(id)
+		serr := r.sim.Start(j)
+		if (merr == nil) != (serr == nil) {
+			return &Violation{ID: "M", Step: step, Detail: fmt.Sprintf("start %s: model %v, sim %v", id, merr, serr)}
+		}
+		rec.Desc += " -> " + errText(serr)
+		return r.observe(step)
+	case OpVerb:
+		return r.verb(a, obs, rec, step)
+	case OpAdvance:
+		rec.Desc = fmt.Sprintf("advance %dns", a.Ns)
+		r.sim.Advance(a.Ns)
+	case OpDrainBegin:
+		id := r.jobID(Action{Job: a.Job})
+		rec.Desc, rec.Jobs = "drain-begin "+id, []string{id}
+		j := r.simJobs[id]
+		if j == nil || r.mod.Job(id) == nil {
+			rec.Desc += " (no such job: skipped)"
+			return nil
+		}
+		r.drains[id]++
+		r.mod.DrainBegin(id)
+		r.sim.DrainBegin(j)
+		return r.observe(step)
+	case OpDrainEnd:
+		id := r.jobID(Action{Job: a.Job})
+		rec.Desc, rec.Jobs = "drain-end "+id, []string{id}
+		if r.drains[id] == 0 {
+			rec.Desc += " (no drain open: skipped)"
+			return nil
+		}
+		r.drains[id]--
+		if r.mod.Job(id) == nil {
+			rec.Desc += " (job gone)"
+			return nil
+		}
+		r.mod.DrainEnd(id)
+		r.sim.DrainEnd(r.simJobs[id])
+		return r.observe(step)
+	case OpDisconnect:
+		i := mod(a.Mon, len(r.mons))
+		rec.Desc = fmt.Sprintf("monitor %d disconnects", i)
+		r.mons[i].Disconnect()
+		r.monOn[i] = false
+	case OpWrite, OpFault, OpBitmap:
+		id := r.jobID(Action{Job: a.Job})
+		rec.Jobs = []string{id}
+		if r.g == nil {
+			rec.Desc = a.Op.String() + " (not in block mode: skipped)"
+			return nil
+		}
+		switch a.Op {
+		case OpWrite:
+			rec.Desc = r.guestWrite(id)
+		case OpFault:
+			rec.Desc = r.armFault(id, a.Force)
+		default:
+			rec.Desc, obs.BusyErr = r.bitmapOp(id, a.Mon)
+		}
+		return r.observe(step)
+	case OpConnect:
+		i := mod(a.Mon, len(r.mons))
+		rec.Desc = fmt.Sprintf("monitor %d connects", i)
+		r.mons[i].Connect()
+		r.monOn[i] = true
+		obs.Reconnected = append(obs.Reconnected, i)
+	}
+	return nil
+}
+
+func (r *Runner) create(a Action, obs *Obs, rec *StepRecord, step int) error {
+	plans := a.Jobs
+	if len(plans) == 0 {
+		plans = []JobPlan{{}}
+	}
+	if r.g != nil && plans[0].Real {
+		return r.createReal(slices.Clone(plans), obs, rec, step)
+	}
+	var simTxn *sim.Txn
+	gid := 0
+	if len(plans) > 1 {
+		simTxn = r.sim.NewTxn()
+		r.group++
+		gid = r.group
+	}
+	var descs []string
+	var started []string
+	for _, p := range plans {
+		id := r.planID(p)
+		ts, spec := planSpecs(p, id, gid)
+		obs.Creates = append(obs.Creates, CreateTry{ID: id, Spec: spec})
+		merr := r.mod.Create(spec)
+		sj, serr := r.sim.Create(sim.JobSpec{ID: id, Driver: &probe{TestDriver: sim.NewTestDriver(ts), r: r, lazy: p.Lazy && p.Ready}, Txn: simTxn,
+			ManualFinalize: p.ManualFinalize, ManualDismiss: !spec.AutoDismiss, Speed: p.Speed})
+		obs.Creates[len(obs.Creates)-1].Err = serr
+		descs = append(descs, fmt.Sprintf("%s [%s] -> %s", id, p, errText(serr)))
+		rec.Jobs = append(rec.Jobs, id)
+		if d := sameErr(merr, serr); d != "" {
+			return &Violation{ID: "M", Step: step, Detail: fmt.Sprintf("create %s: %s", id, d)}
+		}
+		if err := r.observe(step); err != nil {
+			return err
+		}
+		if serr == nil {
+			delete(r.real, id) // a real job that had this id is gone
+			r.simJobs[id] = sj
+			if !r.idSet[id] {
+				r.idSet[id] = true
+				r.ids = append(r.ids, id)
+			}
+			started = append(started, id)
+		}
+	}
+	kind := "create"
+	if gid > 0 {
+		kind = fmt.Sprintf("create grouped txn %d", gid)
+	}
+	rec.Desc = kind + ": " + strings.Join(descs, "; ")
+	if !a.Start {
+		return nil
+	}
+	rec.Desc += "; start all"
+	for _, id := range started {
+		if err := r.mod.Start(id); err != nil {
+			return &Violation{ID: "M", Step: step, Detail: err.Error()}
+		}
+		if err := r.sim.Start(r.simJobs[id]); err != nil {
+			return &Violation{ID: "M", Step: step, Detail: fmt.Sprintf("start %s: sim refused: %v", id, err)}
+		}
+		if err := r.observe(step); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Runner) verb(a Action, obs *Obs, rec *StepRecord, step int) error {
+	id := r.jobID(a)
+	block := a.Block || a.Verb == fsm.VerbSetSpeed
+	cmd := commandName(a.Verb, block)
+	vt := &VerbTry{Cmd: cmd, Verb: a.Verb, Block: block, ID: id, Force: a.Force || !block, Speed: a.Speed}
+	for _, q := range r.prevJobs {
+		if q.ID == id {
+			vt.Found, vt.Before = true, q.Status
+		}
+	}
+	obs.Verb = vt
+	rec.Jobs = []string{id}
+	args := fmt.Sprintf("%s %q", cmd, id)
+	if a.Verb == fsm.VerbCancel && block {
+		args += fmt.Sprintf(" force=%v", a.Force)
+	}
+	if a.Verb == fsm.VerbSetSpeed {
+		args += fmt.Sprintf(" speed=%d", a.Speed)
+	}
+
+	// The model first: its state must include the command before it judges
+	// the events the command causes.
+	var merr error
+	mj, lerr := r.mod.Lookup(id, block)
+	if lerr != nil {
+		merr = lerr
+	} else {
+		switch a.Verb {
+		case fsm.VerbPause:
+			merr = r.mod.Pause(mj)
+		case fsm.VerbResume:
+			merr = r.mod.Resume(mj)
+		case fsm.VerbCancel:
+			merr = r.mod.Cancel(mj, block, a.Force)
+		case fsm.VerbComplete:
+			merr = r.mod.Complete(mj)
+		case fsm.VerbFinalize:
+			merr = r.mod.Finalize(mj)
+		case fsm.VerbDismiss:
+			merr = r.mod.Dismiss(mj)
+		case fsm.VerbSetSpeed:
+			merr = r.mod.SetSpeed(mj, a.Speed)
+		}
+	}
+
+	var serr error
+	if a.Verb == fsm.VerbCancel && block {
+		serr = r.sim.BlockJobCancel(id, a.Force)
+	} else {
+		var j *sim.Job
+		if block {
+			j, serr = r.sim.FindBlockJob(id)
+		} else {
+			j, serr = r.sim.FindJob(id)
+		}
+		if serr == nil {
+			switch a.Verb {
+			case fsm.VerbPause:
+				serr = r.sim.Pause(j)
+			case fsm.VerbResume:
+				serr = r.sim.Resume(j)
+			case fsm.VerbCancel:
+				serr = r.sim.Cancel(j, true)
+			case fsm.VerbComplete:
+				serr = r.sim.Complete(j)
+			case fsm.VerbFinalize:
+				serr = r.sim.Finalize(j)
+			case fsm.VerbDismiss:
+				serr = r.sim.Dismiss(j)
+			case fsm.VerbSetSpeed:
+				serr = r.sim.SetSpeed(j, a.Speed)
+			}
+		}
+	}
+	vt.Err = serr
+	rec.Desc = args + " -> " + errText(serr)
+	if d := sameErr(merr, serr); d != "" {
+		return &Violation{ID: "M", Step: step, Detail: fmt.Sprintf("%s: %s", args, d)}
+	}
+	return r.observe(step)
+}
+
+// QJob is one query-jobs entry as the harness reads it.
+type QJob struct {
+	ID              string
+	Type            string
+	Status          fsm.Status
+	Current, Total  int64
+	Error           *string
+	PauseCount      int
+	UserPaused      bool
+	TxnMemberStatus []fsm.Status // statuses of the job's transaction members (incl. itself)
+}
+
+// QBlock is one query-block-jobs entry.
+type QBlock = sim.BlockJobInfo
+
+func (r *Runner) query() ([]QJob, []QBlock) {
+	var jobs []QJob
+	for _, in := range r.sim.QueryJobs() {
+		q := QJob{ID: in.ID, Type: string(in.Type), Status: in.Status, Current: in.CurrentProgress,
+			Total: in.TotalProgress, Error: in.Error}
+		if j := r.sim.Job(in.ID); j != nil {
+			q.PauseCount, q.UserPaused = j.PauseCount(), j.UserPaused()
+			if t := j.Txn(); t != nil {
+				for _, o := range t.Members() {
+					q.TxnMemberStatus = append(q.TxnMemberStatus, o.Status())
+				}
+			}
+		}
+		jobs = append(jobs, q)
+	}
+	return jobs, r.sim.QueryBlockJobs()
+}
+
+func (r *Runner) compareQueries(o *Obs, step int) error {
+	gotErr := map[string]*string{}
+	var got []JobInfo
+	for _, q := range o.Jobs {
+		gotErr[q.ID] = q.Error
+		got = append(got, JobInfo{ID: q.ID, Type: q.Type, Status: q.Status.String(), Error: q.Error})
+	}
+	want := r.mod.QueryJobs(gotErr)
+	if got == nil {
+		got = []JobInfo{}
+	}
+	// cmp.Diff only when they differ: it is slow, and this runs every step.
+	if !slices.EqualFunc(want, got, func(a, b JobInfo) bool {
+		return a.ID == b.ID && a.Type == b.Type && a.Status == b.Status && eqStrPtr(a.Error, b.Error)
+	}) {
+		d := cmp.Diff(want, got)
+		return &Violation{ID: "M", Step: step, Detail: "query-jobs (-model +sim):\n" + d}
+	}
+	gotBErr := map[string]*string{}
+	gotB := []BlockJobInfo{}
+	for _, b := range o.Block {
+		gotBErr[b.Device] = b.Error
+		gotB = append(gotB, BlockJobInfo{Type: b.Type, Device: b.Device, Status: b.Status.String(), Ready: b.Ready,
+			Paused: b.Paused, Speed: b.Speed, IOStatus: string(b.IOStatus), AutoFinalize: b.AutoFinalize,
+			AutoDismiss: b.AutoDismiss, Error: b.Error})
+	}
+	wantB := r.mod.QueryBlockJobs(gotBErr)
+	if !slices.EqualFunc(wantB, gotB, func(a, b BlockJobInfo) bool {
+		e := a.Error
+		a.Error = b.Error
+		return a == b && eqStrPtr(e, b.Error)
+	}) {
+		d := cmp.Diff(wantB, gotB)
+		return &Violation{ID: "M", Step: step, Detail: "query-block-jobs (-model +sim):\n" + d}
+	}
+	return nil
+}
+
+// checkMonitors is invariant I18's event half: a connected monitor got
+// exactly this step's events, a disconnected one none.
+func (r *Runner) checkMonitors(o *Obs, step int) error {
+	var qmp []string
+	for _, e := range o.Events {
+		if e.Kind != EvCall {
+			qmp = append(qmp, e.String())
+		}
+	}
+	for i, mon := range r.mons {
+		var got []string
+		for _, e := range mon.Take() {
+			got = append(got, convert(e).String())
+		}
+		want := qmp
+		if !r.monOn[i] {
+			want = nil
+		}
+		if !slices.Equal(got, want) {
+			return &Violation{ID: "I18", Step: step, Detail: fmt.Sprintf("monitor %d (connected=%v) received %v, emitted %v", i, r.monOn[i], got, want)}
+		}
+	}
+	return nil
+}
+
+// Finish drives every remaining job to its end the way a patient user
+// would (end drains, start, resume, complete, finalize, dismiss, let time
+// pass) with every check still running, then checks liveness (I15): no job
+// is left and nothing is queued.
+func (r *Runner) Finish() error {
+	for i := range r.mons {
+		if !r.monOn[i] {
+			if err := r.Do(Action{Op: OpConnect, Mon: i}); err != nil {
+				return err
+			}
+		}
+	}
+	idx := func(id string) int { return slices.Index(r.ids, id) }
+	for round := 0; round < 100; round++ {
+		if len(r.mod.Jobs()) == 0 && r.sim.Idle() {
+			break
+		}
+		var acts []Action
+		for id, n := range r.drains {
+			if n > 0 && idx(id) >= 0 {
+				acts = append(acts, Action{Op: OpDrainEnd, Job: idx(id)})
+			}
+		}
+		slices.SortFunc(acts, func(a, b Action) int { return a.Job - b.Job })
+		for _, j := range r.mod.Jobs() {
+			k := idx(j.ID)
+			if k < 0 {
+				continue
+			}
+			v := Action{Op: OpVerb, Job: k}
+			switch {
+			case j.Status == fsm.Created && !j.Started:
+				acts = append(acts, Action{Op: OpStart, Job: k})
+				continue
+			case j.UserPaused:
+				v.Verb = fsm.VerbResume
+			case j.Speed > 0 && j.Block && fsm.Permits(j.Status, fsm.VerbSetSpeed):
+				// Lift the rate limit: liveness assumes fair progress.
+				v.Verb, v.Block, v.Speed = fsm.VerbSetSpeed, true, 0
+			case j.Status.IsReady() && !j.Completing && !j.Cancelled:
+				v.Verb = fsm.VerbComplete
+			case j.Status == fsm.Pending:
+				v.Verb = fsm.VerbFinalize
+			case j.Status == fsm.Concluded:
+				v.Verb = fsm.VerbDismiss
+			default:
+				continue
+			}
+			acts = append(acts, v)
+		}
+		acts = append(acts, Action{Op: OpAdvance, Ns: 20 * stepNS})
+		for _, a := range acts {
+			if err := r.Do(a); err != nil {
+				return err
+			}
+		}
+	}
+	if n := len(r.mod.Jobs()); n > 0 || len(r.prevJobs) > 0 || !r.sim.Idle() {
+		return &Violation{ID: "I15", Step: r.Steps, Detail: fmt.Sprintf("after the drain-down %d job(s) remain (sim lists %d, idle=%v)", n, len(r.prevJobs), r.sim.Idle())}
+	}
+	return nil
+}
+
+func eqStrPtr(a, b *string) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+
+func eqQJob(a, b QJob) bool {
+	return a.ID == b.ID && a.Type == b.Type && a.Status == b.Status && a.Current == b.Current &&
+		a.Total == b.Total && eqStrPtr(a.Error, b.Error) && a.PauseCount == b.PauseCount &&
+		a.UserPaused == b.UserPaused && slices.Equal(a.TxnMemberStatus, b.TxnMemberStatus)
+}
+
+func eqQBlock(a, b QBlock) bool {
+	ea, eb := a.Error, b.Error
+	a.Error, b.Error = nil, nil
+	return a == b && eqStrPtr(ea, eb)
+}
+
+// mod is k mod n in [0, n), for indices read from files.
+func mod(k, n int) int { return ((k % n) + n) % n }

@@ -1,0 +1,881 @@
+package model
+
+import (
+	"fmt"
+
+	"github.com/jobfsm/jobfsm/fsm"
+)
+
+// QEMU's texts the model states on its own (reference §1.3, §2, §4.6), so a
+// wrong text in sim is a disagreement rather than a shared mistake.
+const (
+	textCanceled     = "Operation canceled"
+	textJobNotFound  = "Job not found"
+	textNegSpeed     = "Parameter 'speed' expects a non-negative value"
+	classGeneric     = "GenericError"
+	classNotActive   = "DeviceNotActive"
+	textAlreadyPause = "Job is already paused"
+	textNotPaused    = "Can't resume a job that was not paused"
+)
+
+// strerror is glibc's text for the errnos the drivers use.
+func strerror(errno int) string {
+	switch errno {
+	case 1:
+		return "Operation not permitted"
+	case 5:
+		return "Input/output error"
+	case 22:
+		return "Invalid argument"
+	case 28:
+		return "No space left on device"
+	case 125:
+		return textCanceled
+	}
+	return fmt.Sprintf("Unknown error %d", errno)
+}
+
+// Refusal is a command's expected QMP error.
+type Refusal struct {
+	Class string
+	Text  string
+}
+
+func (r *Refusal) Error() string { return r.Text }
+
+func generic(format string, a ...any) *Refusal {
+	return &Refusal{Class: classGeneric, Text: fmt.Sprintf(format, a...)}
+}
+
+// IOError describes the one I/O error a driver's run may hit: the operation
+// ("read"/"write") and the action its error policy decides.
+type IOError struct {
+	Op      string // "" for either
+	Action  string // "ignore", "report" or "stop"
+	NoSpace bool   // ENOSPC (io-status "nospace" on stop) rather than EIO
+	// Repeat: the driver may hit such errors any number of times, also
+	// while ready (a real driver under injected faults).
+	Repeat bool
+}
+
+// Spec is a job as the model knows it: its creation arguments and what its
+// driver may do. The driver's behaviour is declared, not simulated: the
+// model uses it only to decide which spontaneous steps are allowed.
+type Spec struct {
+	ID    string
+	Type  string // QAPI JobType
+	Block bool   // backup, commit, mirror or stream
+	// Txn > 0 groups the job with every other job of the same Txn
+	// (completion-mode grouped); 0 gives it a transaction of its own.
+	Txn                       int
+	AutoFinalize, AutoDismiss bool
+	Speed                     int64
+
+	// Ready: the run becomes ready after its work and then waits for
+	// complete or a cancel (mirror, active commit). Only such drivers treat
+	// a soft cancel while ready as a successful completion (mirror_cancel).
+	Ready bool
+	// Fails: the run ends in failure with FailText unless force-cancelled
+	// first. MayFail: it may end in failure (with one of FailTexts) or
+	// succeed, as a real driver may under injected faults.
+	Fails     bool
+	FailText  string
+	MayFail   bool
+	FailTexts []string
+	// NoCalls: the driver's callbacks are not observed for this job.
+	NoCalls bool
+	// IOError, when set, is one BLOCK_JOB_ERROR the run may emit.
+	IOError *IOError
+	// HasPrepare, HasComplete: the driver has .prepare / .complete.
+	HasPrepare, HasComplete bool
+	// PrepareFails: .prepare fails with PrepareText.
+	PrepareFails bool
+	PrepareText  string
+}
+
+// Job is the model's state of one job.
+type Job struct {
+	Spec
+	Seq        int // creation order
+	Status     fsm.Status
+	Started    bool
+	UserPaused bool
+	PauseCount int
+	// Cancelled is any cancel request (job_cancel_requested); Force is a
+	// forced one (job_is_cancelled).
+	Cancelled, Force bool
+	Readied          bool // has been ready
+	Completing       bool // complete was accepted
+	IOErrSeen        bool
+	IOStatus         string
+	Speed            int64
+	// Failed: the job's result is a failure (ret != 0). Errs are the error
+	// texts still possible (a forced cancel racing a driver failure leaves
+	// two until a query tells).
+	Failed bool
+	Errs   []string
+	Gone   bool // reached null
+	txn    *Txn
+}
+
+// Txn is a transaction: members newest first (QLIST_INSERT_HEAD), as QEMU
+// finalizes them.
+type Txn struct {
+	ID       int
+	members  []*Job
+	aborting bool
+}
+
+// Model is the reference job manager.
+type Model struct {
+	// NoCalls: do not require driver callbacks (prepare, commit, abort,
+	// clean, free, complete) among the events, e.g. to judge a QMP
+	// transcript, which has none.
+	NoCalls bool
+
+	jobs    []*Job // existing jobs (not yet null), newest first
+	byID    map[string]*Job
+	txns    map[int]*Txn
+	expect  []want
+	frames  []*Txn // aborting transactions waiting for a member, innermost last
+	seq     int
+	nextTxn int
+	all     []*Job // every job ever announced, in creation order
+}
+
+// New returns an empty model.
+func New() *Model {
+	return &Model{byID: map[string]*Job{}, txns: map[int]*Txn{}}
+}
+
+// Job returns the existing job with id, or nil.
+func (m *Model) Job(id string) *Job { return m.byID[id] }
+
+// Jobs returns the existing jobs, newest first.
+func (m *Model) Jobs() []*Job { return m.jobs }
+
+// AllJobs returns every job ever created (including early-failed and
+// dismissed ones), oldest first.
+func (m *Model) AllJobs() []*Job { return m.all }
+
+// Members returns the job's transaction members still in the transaction,
+// newest first.
+func (j *Job) Members() []*Job {
+	if j.txn == nil {
+		return nil
+	}
+	return j.txn.members
+}
+
+// TxnID is the job's transaction key (grouped Txn > 0, individual < 0).
+func (j *Job) TxnID() int {
+	if j.txn == nil {
+		return 0
+	}
+	return j.txn.ID
+}
+
+// Expecting returns the events the model requires next, in order.
+func (m *Model) Expecting() []string {
+	var out []string
+	for _, w := range m.expect {
+		out = append(out, w.String())
+	}
+	return out
+}
+
+func (m *Model) push(j *Job, e Event) { m.expect = append(m.expect, want{ev: e, job: j}) }
+
+func (m *Model) pushStatus(j *Job, s fsm.Status) {
+	m.push(j, Event{Kind: EvStatus, Job: j.ID, Status: s})
+	j.Status = s
+}
+
+func (m *Model) pushCall(j *Job, name string) {
+	if m.NoCalls || j.NoCalls {
+		return
+	}
+	m.push(j, Event{Kind: EvCall, Job: j.ID, Call: name})
+}
+
+// WellFormedID is util/id.c id_wellformed, stated again here.
+func WellFormedID(id string) bool {
+	if id == "" {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if i == 0 && !letter {
+			return false
+		}
+		if !letter && !(c >= '0' && c <= '9') && c != '-' && c != '.' && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// --- commands ---------------------------------------------------------------
+
+// Create is job_create + block_job_create: the expected error, or nil. On
+// success (and on an early failure) it requires the events that follow.
+func (m *Model) Create(s Spec) error {
+	if !WellFormedID(s.ID) {
+		return generic("Invalid job ID '%s'", s.ID)
+	}
+	if m.byID[s.ID] != nil {
+		return generic("Job ID '%s' already in use", s.ID)
+	}
+	j := &Job{Spec: s, Seq: m.seq, PauseCount: 1, IOStatus: "ok"}
+	m.seq++
+	m.all = append(m.all, j)
+	m.jobs = append([]*Job{j}, m.jobs...)
+	m.byID[s.ID] = j
+	var t *Txn
+	if s.Txn > 0 {
+		t = m.txns[s.Txn]
+		if t == nil {
+			t = &Txn{ID: s.Txn}
+			m.txns[s.Txn] = t
+		}
+	} else {
+		m.nextTxn--
+		t = &Txn{ID: m.nextTxn}
+	}
+	j.txn = t
+	t.members = append([]*Job{j}, t.members...)
+	m.pushStatus(j, fsm.Created)
+	if s.Speed < 0 {
+		// job_early_fail: created -> null.
+		m.dismiss(j)
+		return generic(textNegSpeed)
+	}
+	j.Speed = s.Speed
+	return nil
+}
+
+// Start is job_start on a created job. It returns an error when the job
+// cannot be started (the harness's own precondition, not a QMP error).
+func (m *Model) Start(id string) error {
+	j := m.byID[id]
+	if j == nil || j.Status != fsm.Created || j.Started {
+		return fmt.Errorf("cannot start %q", id)
+	}
+	j.PauseCount--
+	j.Started = true
+	m.pushStatus(j, fsm.Running)
+	return nil
+}
+
+// DrainBegin and DrainEnd are an internal pause (child_job_drained_begin/end).
+func (m *Model) DrainBegin(id string) {
+	if j := m.byID[id]; j != nil {
+		j.PauseCount++
+	}
+}
+
+// DrainEnd ends an internal pause.
+func (m *Model) DrainEnd(id string) {
+	if j := m.byID[id]; j != nil {
+		j.PauseCount--
+	}
+}
+
+// AllowFailure declares that job id's driver may now hit I/O errors as io
+// says and end in failure with one of texts (the harness armed a fault on a
+// node the job writes).
+func (m *Model) AllowFailure(id string, io *IOError, texts []string) {
+	j := m.byID[id]
+	if j == nil {
+		return
+	}
+	j.MayFail, j.IOError = true, io
+	for _, t := range texts {
+		if !contains(j.FailTexts, t) {
+			j.FailTexts = append(j.FailTexts, t)
+		}
+	}
+}
+
+// Lookup is find_job_locked (block false: job-* commands) or
+// find_block_job_locked (block true: block-job-* commands).
+func (m *Model) Lookup(id string, block bool) (*Job, error) {
+	j := m.byID[id]
+	if block {
+		if j == nil || !j.Block {
+			return nil, &Refusal{Class: classNotActive, Text: fmt.Sprintf("Block job '%s' not found", id)}
+		}
+		return j, nil
+	}
+	if j == nil {
+		return nil, generic(textJobNotFound)
+	}
+	return j, nil
+}
+
+func verbErr(j *Job, v fsm.Verb) error {
+	if fsm.Permits(j.Status, v) {
+		return nil
+	}
+	return generic("Job '%s' in state '%s' cannot accept command verb '%s'", j.ID, j.Status, v)
+}
+
+// Pause is job_user_pause_locked.
+func (m *Model) Pause(j *Job) error {
+	if err := verbErr(j, fsm.VerbPause); err != nil {
+		return err
+	}
+	if j.UserPaused {
+		return generic(textAlreadyPause)
+	}
+	j.UserPaused = true
+	j.PauseCount++
+	return nil
+}
+
+// Resume is job_user_resume_locked: the paused check precedes the verb check.
+func (m *Model) Resume(j *Job) error {
+	if !j.UserPaused || j.PauseCount <= 0 {
+		return generic(textNotPaused)
+	}
+	if err := verbErr(j, fsm.VerbResume); err != nil {
+		return err
+	}
+	if j.Block {
+		j.IOStatus = "ok"
+	}
+	j.UserPaused = false
+	j.PauseCount--
+	return nil
+}
+
+// Cancel is job-cancel (block false, always forced) or block-job-cancel
+// (block true, force as given; a soft cancel of a user-paused job is refused
+// first).
+func (m *Model) Cancel(j *Job, block, force bool) error {
+	if !block {
+		force = true
+	}
+	if block && j.UserPaused && !force {
+		return generic("The block job for device '%s' is currently paused", j.ID)
+	}
+	if err := verbErr(j, fsm.VerbCancel); err != nil {
+		return err
+	}
+	m.cancel(j, force)
+	return nil
+}
+
+// cancelAsync is job_cancel_async_locked.
+func (m *Model) cancelAsync(j *Job, force bool) {
+	// The driver's .cancel decides the effective force: only a ready-style
+	// driver cancelled softly while ready stays soft (mirror_cancel).
+	if !j.Ready {
+		force = true
+	} else {
+		force = force || !j.Status.IsReady()
+	}
+	if j.UserPaused {
+		if j.Block {
+			j.IOStatus = "ok"
+		}
+		j.UserPaused = false
+		j.PauseCount--
+	}
+	deferred := j.Status.IsCompleted()
+	if force || !deferred {
+		j.Cancelled = true
+		j.Force = j.Force || force
+	}
+}
+
+// cancel is job_cancel_locked.
+func (m *Model) cancel(j *Job, force bool) {
+	m.cancelAsync(j, force)
+	switch {
+	case !j.Started:
+		// job_completed_locked at once: created -> aborting.
+		m.completeUnstarted(j)
+		m.txnAbort(j)
+	case j.Status.IsCompleted():
+		if j.Force {
+			m.txnAbort(j)
+		}
+	}
+	// Otherwise the job notices at its next check: its exit is spontaneous.
+}
+
+func (m *Model) completeUnstarted(j *Job) {
+	j.Failed = true
+	j.Errs = []string{textCanceled}
+	m.pushStatus(j, fsm.Aborting)
+}
+
+// Complete is job_complete_locked.
+func (m *Model) Complete(j *Job) error {
+	if err := verbErr(j, fsm.VerbComplete); err != nil {
+		return err
+	}
+	if j.Cancelled || !j.HasComplete {
+		return generic("The active block job '%s' cannot be completed", j.ID)
+	}
+	j.Completing = true
+	m.pushCall(j, "complete")
+	return nil
+}
+
+// Finalize is job_finalize_locked: finalizes the whole transaction.
+func (m *Model) Finalize(j *Job) error {
+	if err := verbErr(j, fsm.VerbFinalize); err != nil {
+		return err
+	}
+	m.doFinalize(j.txn)
+	return nil
+}
+
+// Dismiss is job_dismiss_locked.
+func (m *Model) Dismiss(j *Job) error {
+	if err := verbErr(j, fsm.VerbDismiss); err != nil {
+		return err
+	}
+	m.dismiss(j)
+	return nil
+}
+
+// SetSpeed is block_job_set_speed_locked: verb check, then the sign.
+func (m *Model) SetSpeed(j *Job, speed int64) error {
+	if err := verbErr(j, fsm.VerbSetSpeed); err != nil {
+		return err
+	}
+	if speed < 0 {
+		return generic(textNegSpeed)
+	}
+	j.Speed = speed
+	return nil
+}
+
+// --- completion ---------------------------------------------------------------
+
+// dismiss is job_do_dismiss_locked: null, then the driver frees the job.
+func (m *Model) dismiss(j *Job) {
+	m.leaveTxn(j)
+	m.pushStatus(j, fsm.Null)
+	m.pushCall(j, "free")
+	j.Gone = true
+	delete(m.byID, j.ID)
+	for i, o := range m.jobs {
+		if o == j {
+			m.jobs = append(m.jobs[:i:i], m.jobs[i+1:]...)
+			break
+		}
+	}
+}
+
+func (m *Model) leaveTxn(j *Job) {
+	t := j.txn
+	if t == nil {
+		return
+	}
+	for i, o := range t.members {
+		if o == j {
+			t.members = append(t.members[:i:i], t.members[i+1:]...)
+			break
+		}
+	}
+	j.txn = nil
+}
+
+// txnSuccess is job_completed_txn_success_locked after j went waiting.
+func (m *Model) txnSuccess(j *Job) {
+	t := j.txn
+	for _, o := range t.members {
+		if !o.Status.IsCompleted() {
+			return
+		}
+	}
+	manual := false
+	for _, o := range t.members {
+		m.pushStatus(o, fsm.Pending)
+		if !o.AutoFinalize {
+			manual = true
+			if o.Block {
+				m.push(o, Event{Kind: EvPending, Job: o.ID})
+			}
+		}
+	}
+	if !manual {
+		m.doFinalize(t)
+	}
+}
+
+// doFinalize is job_do_finalize_locked with jobfsm's corrected rule: a
+// failed prepare aborts the transaction on behalf of the member that failed
+// (spec/deviations.md).
+func (m *Model) doFinalize(t *Txn) {
+	for _, o := range t.members {
+		if o.Failed || !o.HasPrepare {
+			continue
+		}
+		m.pushCall(o, "prepare")
+		if o.PrepareFails {
+			o.Failed = true
+			o.Errs = []string{o.PrepareText}
+			m.pushStatus(o, fsm.Aborting)
+			m.txnAbort(o)
+			return
+		}
+	}
+	for len(t.members) > 0 {
+		m.finalizeSingle(t.members[0])
+	}
+}
+
+// finalizeSingle is job_finalize_single_locked.
+func (m *Model) finalizeSingle(j *Job) {
+	if !j.Failed && j.Force {
+		j.Failed = true
+		j.Errs = []string{textCanceled}
+	}
+	if j.Failed && j.Status != fsm.Aborting {
+		m.pushStatus(j, fsm.Aborting)
+	}
+	if j.Failed {
+		m.pushCall(j, "abort")
+	} else {
+		m.pushCall(j, "commit")
+	}
+	m.pushCall(j, "clean")
+	if j.Started && j.Block {
+		switch {
+		case j.Force:
+			m.push(j, Event{Kind: EvCancelled, Job: j.ID, Speed: j.Speed})
+		case j.Failed:
+			m.expect = append(m.expect, want{ev: Event{Kind: EvCompleted, Job: j.ID, HasError: true, Speed: j.Speed}, errs: j.Errs, job: j})
+		default:
+			m.push(j, Event{Kind: EvCompleted, Job: j.ID, Speed: j.Speed})
+		}
+	}
+	m.leaveTxn(j)
+	m.pushStatus(j, fsm.Concluded)
+	if j.AutoDismiss || !j.Started {
+		m.dismiss(j)
+	}
+}
+
+// txnAbort is job_completed_txn_abort_locked: force-cancel every other
+// member, then finalize the members one after another in list order,
+// waiting for each one's run to end.
+func (m *Model) txnAbort(j *Job) {
+	t := j.txn
+	if t == nil || t.aborting {
+		return
+	}
+	t.aborting = true
+	for _, o := range t.members {
+		if o != j {
+			m.cancelAsync(o, true)
+		}
+	}
+	m.frames = append(m.frames, t)
+	m.runFrames()
+}
+
+// runFrames lets the innermost aborting transaction go on. An abort that
+// waits for a running member (job_finish_sync) polls the event loop, and
+// whatever happens during that poll (other jobs' work, another
+// transaction's whole abort) nests inside it: only the innermost abort can
+// progress, the outer ones resume in order once it is done.
+func (m *Model) runFrames() {
+	for len(m.frames) > 0 {
+		t := m.frames[len(m.frames)-1]
+		if !m.advanceAbort(t) {
+			return
+		}
+		m.frames = m.frames[:len(m.frames)-1]
+	}
+}
+
+// advanceAbort finalizes head members whose run has ended, in list order;
+// it reports false when it must wait for a running head (whose exit is a
+// spontaneous step) and true when no member is left.
+func (m *Model) advanceAbort(t *Txn) bool {
+	for len(t.members) > 0 {
+		h := t.members[0]
+		if !h.Status.IsCompleted() {
+			if h.Started {
+				return false
+			}
+			// job_finish_sync on a member that never started completes it
+			// directly (jobfsm's corrected rule; QEMU 7.2 hangs here).
+			m.completeUnstarted(h)
+		}
+		m.finalizeSingle(h)
+	}
+	return true
+}
+
+// --- observing ----------------------------------------------------------------
+
+// Observe judges one event the implementation emitted: it must be the next
+// required event, or, when none is required, a spontaneous step the model
+// allows in its current state. A nil error means the event is allowed; the
+// model's state then includes it.
+func (m *Model) Observe(e Event) error {
+	if len(m.expect) > 0 {
+		w := m.expect[0]
+		if !w.matches(e) {
+			return fmt.Errorf("model requires %s next (then %d more), got %s", w, len(m.expect)-1, e)
+		}
+		m.expect = m.expect[1:]
+		if w.ev.Kind == EvCompleted && w.ev.HasError && w.job != nil {
+			w.job.Errs = []string{e.Error}
+		}
+		return nil
+	}
+	return m.spontaneous(e)
+}
+
+func (m *Model) spontaneous(e Event) error {
+	j := m.byID[e.Job]
+	if j == nil {
+		return fmt.Errorf("%s: event for a job the model does not have", e)
+	}
+	switch e.Kind {
+	case EvStatus:
+		return m.statusStep(j, e.Status)
+	case EvError:
+		return m.ioErrorStep(j, e)
+	}
+	return fmt.Errorf("%s: not allowed now (model: %s)", e, j.describe())
+}
+
+func (j *Job) describe() string {
+	return fmt.Sprintf("%s status=%s started=%v pause_count=%d user_paused=%v cancelled=%v force=%v readied=%v completing=%v failed=%v",
+		j.ID, j.Status, j.Started, j.PauseCount, j.UserPaused, j.Cancelled, j.Force, j.Readied, j.Completing, j.Failed)
+}
+
+func (m *Model) statusStep(j *Job, to fsm.Status) error {
+	from := j.Status
+	if why := statusGuard(j, to); why != "" {
+		return fmt.Errorf("%s -> %s of %s not allowed: %s (model: %s)", from, to, j.ID, why, j.describe())
+	}
+	j.Status = to
+	switch {
+	case from == fsm.Running && to == fsm.Ready:
+		j.Readied = true
+		if j.Block {
+			m.push(j, Event{Kind: EvReady, Job: j.ID, Speed: j.Speed})
+		}
+	case to == fsm.Waiting:
+		m.txnSuccess(j)
+	case to == fsm.Aborting:
+		j.Failed = true
+		j.Errs = nil
+		if j.Force {
+			j.Errs = append(j.Errs, textCanceled)
+		}
+		if j.Fails {
+			j.Errs = append(j.Errs, j.FailText)
+		}
+		if j.MayFail {
+			j.Errs = append(j.Errs, j.FailTexts...)
+		}
+		if j.txn.aborting {
+			m.runFrames()
+		} else {
+			m.txnAbort(j)
+		}
+	}
+	return nil
+}
+
+// statusGuard says whether j may change to status to by itself now (a
+// spontaneous step), without changing anything: "" if so, else why not.
+func statusGuard(j *Job, to fsm.Status) string {
+	from := j.Status
+	if from == to || !fsm.Allows(from, to) {
+		return "not a JobSTT edge (I1)"
+	}
+	switch {
+	case from == fsm.Running && to == fsm.Paused, from == fsm.Ready && to == fsm.Standby:
+		// job_pause_point_locked
+		if !j.Started || j.PauseCount <= 0 {
+			return "pause point reached with pause_count 0"
+		}
+		if j.Force {
+			return "a force-cancelled job skips pause points"
+		}
+	case from == fsm.Paused && to == fsm.Running, from == fsm.Standby && to == fsm.Ready:
+		// Leaving the pause point: every pause undone, or a cancel entered it.
+		if j.PauseCount > 0 && !j.Cancelled {
+			return "left a pause point while pause_count > 0"
+		}
+	case from == fsm.Running && to == fsm.Ready:
+		if !j.Spec.Ready || j.Readied || j.Fails || j.Force {
+			return "this driver does not become ready now"
+		}
+	case to == fsm.Waiting:
+		// The run returned 0 and the job was not force-cancelled.
+		if j.Force || j.Fails {
+			return "the run cannot succeed"
+		}
+		if j.Spec.Ready && !(j.Readied && (j.Completing || j.Cancelled)) {
+			return "a ready-style job finishes only after complete or a soft cancel"
+		}
+	case to == fsm.Aborting && (from == fsm.Running || from == fsm.Ready):
+		// job_update_rc_locked at the job's exit.
+		if !j.Force && !j.Fails && !j.MayFail {
+			return "the run neither fails nor was force-cancelled"
+		}
+	default:
+		return "only a command or the transaction's cascade may do this"
+	}
+	return ""
+}
+
+func ioGuard(j *Job) bool {
+	io := j.IOError
+	if io == nil || !j.Block || j.Force {
+		return false
+	}
+	if io.Repeat {
+		return j.Status == fsm.Running || j.Status == fsm.Ready
+	}
+	return !j.IOErrSeen && j.Status == fsm.Running
+}
+
+func (m *Model) ioErrorStep(j *Job, e Event) error {
+	io := j.IOError
+	if !ioGuard(j) {
+		return fmt.Errorf("%s: this job cannot hit an I/O error now (model: %s)", e, j.describe())
+	}
+	if (io.Op != "" && e.Op != io.Op) || e.Action != io.Action {
+		return fmt.Errorf("%s: want operation %s action %s", e, io.Op, io.Action)
+	}
+	j.IOErrSeen = true
+	if io.Action == "stop" {
+		if !j.UserPaused {
+			j.PauseCount++
+			j.UserPaused = true
+		}
+		if j.IOStatus == "ok" {
+			j.IOStatus = "failed"
+			if io.NoSpace {
+				j.IOStatus = "nospace"
+			}
+		}
+	}
+	return nil
+}
+
+// Quiesce checks the model's obligations at rest, when the implementation
+// has run everything due: no required event is outstanding and no
+// transaction is left half-aborted.
+func (m *Model) Quiesce() error {
+	if len(m.expect) > 0 {
+		return fmt.Errorf("model still requires %d event(s): %v", len(m.expect), m.Expecting())
+	}
+	if len(m.frames) > 0 {
+		return fmt.Errorf("I20: %d transaction abort(s) still wait for a member at rest", len(m.frames))
+	}
+	for _, j := range m.jobs {
+		if t := j.txn; t != nil && t.aborting {
+			return fmt.Errorf("I20: transaction of %s is aborting but %s is still a member at rest", j.ID, j.ID)
+		}
+	}
+	return nil
+}
+
+// --- queries ------------------------------------------------------------------
+
+// JobInfo is the part of query-jobs the model predicts.
+type JobInfo struct {
+	ID     string
+	Type   string
+	Status string
+	Error  *string
+}
+
+// BlockJobInfo is the part of query-block-jobs the model predicts.
+type BlockJobInfo struct {
+	Type         string
+	Device       string
+	Status       string
+	Ready        bool
+	Paused       bool
+	Speed        int64
+	IOStatus     string
+	AutoFinalize bool
+	AutoDismiss  bool
+	Error        *string
+}
+
+// errorFor picks the job's error text for a query: the text the
+// implementation reported when the model allows it (narrowing the model's
+// choice), else the model's first choice so the diff shows the mismatch.
+func (j *Job) errorFor(got *string) *string {
+	if !j.Failed {
+		return nil
+	}
+	if got != nil && contains(j.Errs, *got) {
+		j.Errs = []string{*got}
+		s := *got
+		return &s
+	}
+	s := j.Errs[0]
+	return &s
+}
+
+// QueryJobs is what query-jobs must return; got (the implementation's
+// answer, by id) resolves the model's remaining choices.
+func (m *Model) QueryJobs(got map[string]*string) []JobInfo {
+	out := []JobInfo{}
+	for _, j := range m.jobs {
+		out = append(out, JobInfo{ID: j.ID, Type: j.Type, Status: j.Status.String(), Error: j.errorFor(got[j.ID])})
+	}
+	return out
+}
+
+// QueryBlockJobs is what query-block-jobs must return.
+func (m *Model) QueryBlockJobs(got map[string]*string) []BlockJobInfo {
+	out := []BlockJobInfo{}
+	for _, j := range m.jobs {
+		if !j.Block {
+			continue
+		}
+		out = append(out, BlockJobInfo{
+			Type: j.Type, Device: j.ID, Status: j.Status.String(), Ready: j.Status.IsReady(),
+			Paused: j.PauseCount > 0, Speed: j.Speed, IOStatus: j.IOStatus,
+			AutoFinalize: j.AutoFinalize, AutoDismiss: j.AutoDismiss, Error: j.errorFor(got[j.ID]),
+		})
+	}
+	return out
+}
+
+// Enabled lists the steps the model allows next: the required event when
+// one is outstanding, otherwise every spontaneous step some job may take
+// (reach a pause point, leave it, become ready, finish, fail, hit its I/O
+// error). It is what a model-only random walk chooses from.
+func (m *Model) Enabled() []Event {
+	if len(m.expect) > 0 {
+		w := m.expect[0]
+		e := w.ev
+		if e.Kind == EvCompleted && e.HasError {
+			e.Error = w.errs[0]
+		}
+		return []Event{e}
+	}
+	var out []Event
+	for _, j := range m.jobs {
+		for _, to := range [...]fsm.Status{fsm.Running, fsm.Paused, fsm.Ready, fsm.Standby, fsm.Waiting, fsm.Aborting} {
+			if j.Started && statusGuard(j, to) == "" {
+				out = append(out, Event{Kind: EvStatus, Job: j.ID, Status: to})
+			}
+		}
+		if ioGuard(j) {
+			out = append(out, Event{Kind: EvError, Job: j.ID, Op: j.IOError.Op, Action: j.IOError.Action})
+		}
+	}
+	return out
+}

@@ -1,0 +1,329 @@
+package model
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+)
+
+// Defaults of the property tests, chosen so that `go test -race ./model/...`
+// stays well under three minutes on two cores: 2000 sequences of 50–60
+// random actions each (plus each sequence's drain-down).
+const (
+	defaultChecks = 2000
+	minSteps      = 50
+	maxSteps      = 60
+)
+
+// TestMain gives rapid this package's defaults unless the command line or
+// the environment set them, and prints the seed so that any run replays.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["rapid.checks"] && os.Getenv("RAPID_CHECKS") == "" {
+		_ = flag.Set("rapid.checks", strconv.Itoa(defaultChecks))
+	}
+	if !set["rapid.seed"] && os.Getenv("RAPID_SEED") == "" {
+		_ = flag.Set("rapid.seed", strconv.FormatUint(uint64(time.Now().UnixNano())|1, 10))
+	}
+	seed := flag.Lookup("rapid.seed").Value.String()
+	if seed == "0" {
+		seed = os.Getenv("RAPID_SEED")
+	}
+	fmt.Printf("model: rapid seed %s, %s checks (replay: go test ./model -run TestRandomSequences -rapid.seed=%s)\n",
+		seed, flag.Lookup("rapid.checks").Value.String(), seed)
+	os.Exit(m.Run())
+}
+
+// rapidSource draws the generator's choices from rapid, so that rapid
+// shrinks a failing sequence (towards 0: no-ops and the simplest options).
+type rapidSource struct{ t *rapid.T }
+
+func (s rapidSource) Intn(n int) int {
+	if n <= 1 {
+		return 0
+	}
+	return rapid.IntRange(0, n-1).Draw(s.t, "c")
+}
+
+// runRapid is one property-test case: a random sequence of 50–60 actions
+// against sim and the model, every invariant after every action, then the
+// drain-down and the liveness check.
+func runRapid(t *rapid.T) {
+	simSeed := rapid.Uint64Range(0, 1<<16).Draw(t, "sim-seed")
+	steps := rapid.IntRange(minSteps, maxSteps).Draw(t, "steps")
+	r := NewRunner(simSeed)
+	src := rapidSource{t}
+	for range steps {
+		if err := r.Do(NextAction(src, r)); err != nil {
+			t.Fatalf("%v\n%s", err, r.Timeline(nil))
+		}
+	}
+	if err := r.Finish(); err != nil {
+		t.Fatalf("%v\n%s", err, r.Timeline(nil))
+	}
+}
+
+// TestRandomSequences is the property test: rapid's state-machine style
+// with explicit steps, so each sequence has at least 50 actions.
+//
+// Checks: model agreement (M) and invariants I1–I9, I13–I21.
+func TestRandomSequences(t *testing.T) {
+	rapid.Check(t, runRapid)
+}
+
+// TestBlockJobSequences is the property test in block mode: real backup,
+// mirror, commit and stream jobs (alone and in grouped transactions) on
+// simulated images, guest writes and injected I/O faults among the
+// test-driver jobs, with the data invariant I12 checked whenever a real job
+// completes. It runs a twentieth of -rapid.checks (100 by default): a real
+// job costs more than a scripted one.
+func TestBlockJobSequences(t *testing.T) {
+	f := flag.Lookup("rapid.checks")
+	old := f.Value.String()
+	n, _ := strconv.Atoi(old)
+	_ = f.Value.Set(strconv.Itoa(max(n/20, 1)))
+	defer func() { _ = f.Value.Set(old) }()
+	rapid.Check(t, func(t *rapid.T) {
+		simSeed := rapid.Uint64Range(0, 1<<16).Draw(t, "sim-seed")
+		steps := rapid.IntRange(minSteps, maxSteps).Draw(t, "steps")
+		r := NewBlockRunner(simSeed)
+		src := rapidSource{t}
+		for range steps {
+			if err := r.Do(NextAction(src, r)); err != nil {
+				t.Fatalf("%v\n%s", err, r.Timeline(nil))
+			}
+		}
+		if err := r.Finish(); err != nil {
+			t.Fatalf("%v\n%s", err, r.Timeline(nil))
+		}
+	})
+}
+
+// TestReplayIsDeterministic replays sequences and compares traces (I17).
+func TestReplayIsDeterministic(t *testing.T) {
+	for i := range 30 {
+		simSeed := SimSeed(7, i)
+		run := RunSequence
+		if i%3 == 2 {
+			run = RunBlockSequence
+		}
+		r, acts, err := run(simSeed, 60, NewPCGSource(7, uint64(i)))
+		if err != nil {
+			t.Fatalf("sequence %d: %v\n%s", i, err, r.Timeline(nil))
+		}
+		r2, err := Sequence{SimSeed: simSeed, Block: i%3 == 2, Actions: acts}.Replay()
+		if err != nil {
+			t.Fatalf("sequence %d replay: %v", i, err)
+		}
+		if fmt.Sprint(r.Trace) != fmt.Sprint(r2.Trace) {
+			t.Fatalf("sequence %d: replay gave a different trace", i)
+		}
+		if len(r.Trace) == 0 {
+			t.Fatalf("sequence %d emitted no events", i)
+		}
+	}
+}
+
+// TestRegressions replays every kept sequence under testdata/regress.
+func TestRegressions(t *testing.T) {
+	files, err := filepath.Glob("testdata/regress/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no regression sequences (%v)", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var s Sequence
+			if err := json.Unmarshal(b, &s); err != nil {
+				t.Fatal(err)
+			}
+			r, err := s.Replay()
+			if err != nil {
+				t.Fatalf("%v\n%s", err, r.Timeline(nil))
+			}
+		})
+	}
+}
+
+// TestKnownBugs replays the sequences under testdata/known: each one pins a
+// bug found in the implementation and reported, and must still fail with
+// its Want violation. When one stops failing the bug is fixed: move the
+// file to testdata/regress (this test says so).
+func TestKnownBugs(t *testing.T) {
+	files, _ := filepath.Glob("testdata/known/*.json")
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var s Sequence
+			if err := json.Unmarshal(b, &s); err != nil {
+				t.Fatal(err)
+			}
+			r, err := s.Replay()
+			var v *Violation
+			switch {
+			case err == nil:
+				t.Fatalf("%s no longer fails: the bug is fixed, move it to testdata/regress", f)
+			case !errors.As(err, &v) || v.ID != s.Want:
+				t.Fatalf("fails differently than pinned (%s): %v\n%s", s.Want, err, r.Timeline(nil))
+			}
+			t.Logf("still fails as pinned: %v", err)
+		})
+	}
+}
+
+// TestCampaign runs a small campaign and checks its counts add up.
+func TestCampaign(t *testing.T) {
+	var calls int
+	goroutines := runtime.NumGoroutine()
+	rep, err := Campaign(3, 20, 40, func(done int) { calls = done })
+	if n := runtime.NumGoroutine(); n > goroutines {
+		t.Errorf("campaign leaked goroutines: %d before, %d after (I17)", goroutines, n)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Failure != nil {
+		t.Fatalf("campaign failed:\n%s", rep.Failure.Timeline)
+	}
+	if rep.Sequences != 20 || calls != 20 || rep.Replays != 2 {
+		t.Errorf("sequences %d, progress %d, replays %d; want 20, 20, 2", rep.Sequences, calls, rep.Replays)
+	}
+	if rep.Steps < 20*40 || rep.InvariantChecks < rep.Steps*10 {
+		t.Errorf("steps %d, invariant checks %d: too few", rep.Steps, rep.InvariantChecks)
+	}
+	if _, err := Campaign(1, 0, 10, nil); err == nil {
+		t.Error("Campaign accepted 0 sequences")
+	}
+}
+
+// TestModelWalk: the model alone accepts every step it says is enabled.
+func TestModelWalk(t *testing.T) {
+	total := 0
+	for i := range 300 {
+		n, err := ModelWalk(NewPCGSource(5, uint64(i)), 100)
+		if err != nil {
+			t.Fatalf("walk %d: %v", i, err)
+		}
+		total += n
+	}
+	if total < 300*20 {
+		t.Fatalf("only %d events in 300 walks", total)
+	}
+}
+
+// BenchmarkRandomSequence measures 100-step random sequences:
+//   - model: the model alone (ModelWalk; the issue's goal is at least 5,000
+//     sequences/s per core);
+//   - sim: the full harness, sim.Manager with the model and every invariant
+//     checked after every action, plus each sequence's drain-down;
+//   - block: the same in block mode (real block jobs on simulated images).
+func BenchmarkRandomSequence(b *testing.B) {
+	b.Run("model", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			if _, err := ModelWalk(NewPCGSource(13, uint64(i)), 100); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+		b.ReportMetric(float64(i)/b.Elapsed().Seconds(), "sequences/s")
+	})
+	for _, mode := range []string{"sim", "block"} {
+		run := RunSequence
+		if mode == "block" {
+			run = RunBlockSequence
+		}
+		b.Run(mode, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, _, err := run(uint64(i), 100, NewPCGSource(11, uint64(i))); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			b.ReportMetric(float64(i)/b.Elapsed().Seconds(), "sequences/s")
+		})
+	}
+}
+
+// TestMinimizeShrinks pads a pinned failing sequence with irrelevant
+// actions and checks Minimize removes them again while the failure stays.
+func TestMinimizeShrinks(t *testing.T) {
+	b, err := os.ReadFile("testdata/known/mirror_write_while_pending_lost.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s Sequence
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	padded := s
+	padded.Actions = nil
+	for _, a := range s.Actions {
+		padded.Actions = append(padded.Actions, a,
+			Action{Op: OpCreate, Jobs: []JobPlan{{Type: "stream", Steps: 2}}, Start: true},
+			Action{Op: OpVerb, Verb: 1, Target: TargetUnknown},
+			Action{Op: OpDisconnect, Mon: 1})
+	}
+	if _, err := padded.Replay(); err == nil {
+		t.Fatal("the padded sequence does not fail")
+	}
+	small, r, err := Minimize(padded, s.Want, 2000, time.Minute)
+	var v *Violation
+	if !errors.As(err, &v) || v.ID != s.Want {
+		t.Fatalf("minimized sequence fails with %v, want %s", err, s.Want)
+	}
+	if len(small.Actions) > len(s.Actions) {
+		t.Fatalf("minimized to %d actions, want at most %d:\n%s", len(small.Actions), len(s.Actions), r.Timeline(err))
+	}
+}
+
+// TestSequenceJSON: actions survive a JSON round trip, and bad files are
+// clear errors, not panics.
+func TestSequenceJSON(t *testing.T) {
+	_, acts, err := RunBlockSequence(3, 40, NewPCGSource(3, 9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(Sequence{SimSeed: 3, Block: true, Actions: acts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Sequence
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := json.Marshal(back)
+	if string(b) != string(b2) {
+		t.Fatalf("round trip changed the sequence:\n%s\n%s", b, b2)
+	}
+	for _, bad := range []string{
+		`{"actions":[{"op":"jump"}]}`,
+		`{"actions":[{"op":"verb","verb":"change"}]}`,
+		`{"actions":[{"op":"verb","verb":"pause","job":-1}]}`,
+		`{"actions":[{"op":"verb","verb":"pause","target":7}]}`,
+	} {
+		var s Sequence
+		if err := json.Unmarshal([]byte(bad), &s); err == nil {
+			t.Errorf("accepted %s", bad)
+		}
+	}
+}

@@ -1,0 +1,124 @@
+package qmp
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/jobfsm/jobfsm/blockdev"
+	"github.com/jobfsm/jobfsm/internal/qerr"
+)
+
+// blockLayer binds the block commands (blockdev-add, bitmaps,
+// query-named-block-nodes, and the job-creating commands) to the blockdev
+// graph and the sim/blockjob drivers. The arguments have passed the schema
+// check, so they decode into the blockdev types without surprises; QEMU's
+// semantic checks and texts are the graph's and the drivers'.
+type blockLayer struct {
+	d *Dispatcher
+	g *blockdev.Graph
+}
+
+func newBlockLayer(d *Dispatcher) *blockLayer {
+	return &blockLayer{d: d, g: blockdev.NewGraph()}
+}
+
+// decode converts checked arguments into a blockdev argument struct.
+func decode(a *Object, into any) error {
+	if err := noUint(a, ""); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(Encode(a), into); err != nil {
+		// the schema check makes this unreachable; never panic on it
+		return qerr.Generic("%s", err.Error())
+	}
+	return nil
+}
+
+func (b *blockLayer) register() {
+	h := b.d.handlers
+	h["blockdev-add"] = func(s *Session, a *Object) (any, error) {
+		var o blockdev.NodeOptions
+		if err := decode(a, &o); err != nil {
+			return nil, err
+		}
+		_, err := b.g.AddNode(o)
+		return nil, err
+	}
+	h["blockdev-del"] = func(s *Session, a *Object) (any, error) {
+		return nil, b.g.DelNode(argStr(a, "node-name"))
+	}
+	h["block-dirty-bitmap-add"] = func(s *Session, a *Object) (any, error) {
+		var o blockdev.BitmapAddArgs
+		if err := decode(a, &o); err != nil {
+			return nil, err
+		}
+		return nil, b.g.BitmapAdd(o)
+	}
+	h["block-dirty-bitmap-remove"] = func(s *Session, a *Object) (any, error) {
+		return nil, b.g.BitmapRemove(argStr(a, "node"), argStr(a, "name"))
+	}
+	h["block-dirty-bitmap-clear"] = func(s *Session, a *Object) (any, error) {
+		return nil, b.g.BitmapClear(argStr(a, "node"), argStr(a, "name"))
+	}
+	h["block-dirty-bitmap-enable"] = func(s *Session, a *Object) (any, error) {
+		return nil, b.g.BitmapEnable(argStr(a, "node"), argStr(a, "name"))
+	}
+	h["block-dirty-bitmap-disable"] = func(s *Session, a *Object) (any, error) {
+		return nil, b.g.BitmapDisable(argStr(a, "node"), argStr(a, "name"))
+	}
+	h["block-dirty-bitmap-merge"] = func(s *Session, a *Object) (any, error) {
+		return nil, b.g.BitmapMerge(argStr(a, "node"), argStr(a, "target"), bitmapRefs(a))
+	}
+	h["x-debug-block-dirty-bitmap-sha256"] = func(s *Session, a *Object) (any, error) {
+		sum, err := b.g.BitmapSHA256(argStr(a, "node"), argStr(a, "name"))
+		if err != nil {
+			return nil, err
+		}
+		return NewObject().Set("sha256", sum), nil
+	}
+	h["query-named-block-nodes"] = func(s *Session, a *Object) (any, error) {
+		return nonNil(b.g.NamedNodes()), nil
+	}
+	b.registerJobs()
+}
+
+// bitmapRefs decodes block-dirty-bitmap-merge's bitmaps
+// (BlockDirtyBitmapOrStr list).
+func bitmapRefs(a *Object) []blockdev.BitmapRef {
+	v, _ := a.Get("bitmaps")
+	l, _ := v.([]any)
+	refs := make([]blockdev.BitmapRef, 0, len(l))
+	for _, e := range l {
+		switch x := e.(type) {
+		case string:
+			refs = append(refs, blockdev.BitmapRef{Name: x})
+		case *Object:
+			refs = append(refs, blockdev.BitmapRef{Node: argStr(x, "node"), Name: argStr(x, "name"), External: true})
+		}
+	}
+	return refs
+}
+
+// noUint rejects integers above INT64_MAX: the blockdev argument structs
+// hold int64, where QEMU's visitor gives the type error.
+func noUint(v any, name string) error {
+	switch x := v.(type) {
+	case Number:
+		if x.Kind == NumUint {
+			return typeErr(name, "integer")
+		}
+	case *Object:
+		for _, k := range x.Keys {
+			if err := noUint(x.M[k], join(name, k)); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if err := noUint(e, fmt.Sprintf("%s[%d]", name, i)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,285 @@
+package qmp
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/jobfsm/jobfsm/internal/qerr"
+)
+
+// schema/qemu-7.2.json is what qemu-storage-daemon 7.2 answers to
+// query-qmp-schema and query-commands, recorded once (make qmp-schema);
+// go generate turns it into schema_gen.go. The argument checker interprets
+// it, so every command gets QEMU's member order, optionality, enum values
+// and union variants without a hand-written copy.
+//
+//go:generate go run ./internal/genschema schema/qemu-7.2.json schema_gen.go
+
+type member struct {
+	Name     string
+	Type     string
+	Optional bool
+}
+
+type variant struct {
+	Case string
+	Type string
+}
+
+// entity is one SchemaInfo entry of query-qmp-schema.
+type entity struct {
+	Name        string
+	MetaType    string
+	JSONType    string
+	Members     []member
+	Tag         string
+	Variants    []variant
+	Values      []string
+	ElementType string
+	ArgType     string
+}
+
+type qapiSchema struct {
+	types    map[string]*entity
+	commands []string // query-commands order
+	version  any      // the greeting's and query-version's value
+}
+
+var (
+	schemaOnce sync.Once
+	theSchema  *qapiSchema
+)
+
+// alternateNames are the real QAPI names of the schema's alternates, which
+// introspection hides but QEMU's type error quotes.
+var alternateNames = map[string]string{
+	"str,17":      "BlockDirtyBitmapOrStr",
+	"str,null":    "StrOrNull",
+	"29,str":      "BlockdevRef",
+	"29,str,null": "BlockdevRefOrNull",
+	"312,313":     "Qcow2OverlapChecks",
+}
+
+func loadSchema() *qapiSchema {
+	schemaOnce.Do(func() {
+		v, err := ParseValue([]byte(schemaVersion))
+		if err != nil {
+			panic("qmp: generated schema version: " + err.Error())
+		}
+		theSchema = &qapiSchema{types: schemaTypes, commands: schemaCommands, version: v}
+	})
+	return theSchema
+}
+
+func typeErr(name, expected string) error {
+	return qerr.Generic("Invalid parameter type for '%s', expected: %s", name, expected)
+}
+
+func join(prefix, name string) string {
+	if prefix == "" {
+		return name
+	}
+	return prefix + "." + name
+}
+
+// check validates v against QAPI type typ as QEMU's qobject input visitor
+// does, returning the first error in visiting order. name is the member's
+// full name ("file.filename", "actions[0].data"); inList marks a list
+// element, which QEMU names "null" in an alternate's type error.
+func (s *qapiSchema) check(v any, typ, name string, inList bool) error {
+	if len(typ) > 2 && typ[0] == '[' {
+		return s.checkList(v, typ[1:len(typ)-1], name)
+	}
+	e := s.types[typ]
+	if e == nil {
+		return nil
+	}
+	switch e.MetaType {
+	case "builtin":
+		switch e.JSONType {
+		case "string":
+			if _, ok := v.(string); !ok {
+				return typeErr(name, "string")
+			}
+		case "int":
+			n, ok := v.(Number)
+			if !ok || n.Kind == NumDouble {
+				return typeErr(name, "integer")
+			}
+		case "number":
+			if _, ok := v.(Number); !ok {
+				return typeErr(name, "number")
+			}
+		case "boolean":
+			if _, ok := v.(bool); !ok {
+				return typeErr(name, "boolean")
+			}
+		case "null":
+			if v != nil {
+				return typeErr(name, "null")
+			}
+		}
+		return nil
+	case "enum":
+		str, ok := v.(string)
+		if !ok {
+			return typeErr(name, "string")
+		}
+		for _, val := range e.Values {
+			if val == str {
+				return nil
+			}
+		}
+		// input_type_enum quotes the member's own name, not its full path
+		bare := name
+		if i := strings.LastIndexByte(bare, '.'); i >= 0 {
+			bare = bare[i+1:]
+		}
+		if inList {
+			bare = "null"
+		}
+		return qerr.Generic("Parameter '%s' does not accept value '%s'", bare, str)
+	case "array":
+		return s.checkList(v, e.ElementType, name)
+	case "alternate":
+		return s.checkAlternate(e, v, name, inList)
+	case "object":
+		o, ok := v.(*Object)
+		if !ok {
+			return typeErr(name, "object")
+		}
+		seen := map[string]bool{}
+		if err := s.checkMembers(e, o, name, seen); err != nil {
+			return err
+		}
+		for _, k := range o.Keys {
+			if !seen[k] {
+				return qerr.Generic("Parameter '%s' is unexpected", join(name, k))
+			}
+		}
+	}
+	return nil
+}
+
+func (s *qapiSchema) checkList(v any, elem, name string) error {
+	l, ok := v.([]any)
+	if !ok {
+		return typeErr(name, "array")
+	}
+	for i, x := range l {
+		if err := s.check(x, elem, fmt.Sprintf("%s[%d]", name, i), true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkMembers visits an object type's members (and its union variant's)
+// in schema order, marking the keys it consumed.
+func (s *qapiSchema) checkMembers(e *entity, o *Object, prefix string, seen map[string]bool) error {
+	for _, m := range e.Members {
+		v, ok := o.Get(m.Name)
+		if !ok {
+			if m.Optional {
+				continue
+			}
+			return qerr.Generic("Parameter '%s' is missing", join(prefix, m.Name))
+		}
+		seen[m.Name] = true
+		if err := s.check(v, m.Type, join(prefix, m.Name), false); err != nil {
+			return err
+		}
+	}
+	if e.Tag != "" {
+		tag, _ := o.Get(e.Tag)
+		tv, _ := tag.(string)
+		for _, vr := range e.Variants {
+			if vr.Case == tv {
+				if ve := s.types[vr.Type]; ve != nil {
+					if err := s.checkMembers(ve, o, prefix, seen); err != nil {
+						return err
+					}
+				}
+				break
+			}
+		}
+	}
+	return nil
+}
+
+func jsonKind(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "boolean"
+	case string:
+		return "string"
+	case Number:
+		if x.Kind == NumDouble {
+			return "number"
+		}
+		return "int"
+	case *Object:
+		return "object"
+	case []any:
+		return "array"
+	}
+	return ""
+}
+
+func (s *qapiSchema) checkAlternate(e *entity, v any, name string, inList bool) error {
+	kind := jsonKind(v)
+	key := ""
+	for i, m := range e.Members {
+		if i > 0 {
+			key += ","
+		}
+		key += m.Type
+		me := s.types[m.Type]
+		if me == nil {
+			continue
+		}
+		mk := me.JSONType
+		switch me.MetaType {
+		case "enum":
+			mk = "string"
+		case "object":
+			mk = "object"
+		case "array":
+			mk = "array"
+		}
+		if mk == kind || (mk == "number" && kind == "int") {
+			return s.check(v, m.Type, name, inList)
+		}
+	}
+	alt := alternateNames[key]
+	if alt == "" {
+		alt = "alternate"
+	}
+	if inList {
+		name = "null"
+	}
+	return typeErr(name, alt)
+}
+
+// command returns the schema entity of a command, or nil.
+func (s *qapiSchema) command(name string) *entity {
+	e := s.types[name]
+	if e == nil || e.MetaType != "command" {
+		return nil
+	}
+	return e
+}
+
+// checkArgs validates a command's arguments.
+func (s *qapiSchema) checkArgs(cmd *entity, args *Object) error {
+	if cmd.ArgType == "" {
+		for _, k := range args.Keys {
+			return qerr.Generic("Parameter '%s' is unexpected", k)
+		}
+		return nil
+	}
+	return s.check(args, cmd.ArgType, "", false)
+}

@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# tla/check.sh: the TLA+ checks behind `make tlc` and `make trace-check`.
+#
+#   tla/check.sh sany          parse every module with SANY
+#   tla/check.sh tlc           model-check every tla/MC_*.cfg with TLC and
+#                              compare with `jobsim explore` on the same config
+#   tla/check.sh trace-check   validate random simulator traces with
+#                              TraceJobLifecycle and reject corrupted ones
+#
+# Environment: TLA2TOOLS_JAR (the tla2tools.jar), JOBSIM (a built jobsim
+# binary; built into a temporary directory when unset), TRACE_SEEDS.
+# Every TLC run uses a temporary -metadir and -noTE, so no TLC file lands in
+# the tree.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+jar=${TLA2TOOLS_JAR:-$root/../shared/tools/tla2tools.jar}
+
+if [[ ! -f $jar ]]; then
+	echo "tla: TLA+ tools not found at $jar: put tla2tools.jar there or set TLA2TOOLS_JAR=/path/to/tla2tools.jar" >&2
+	exit 1
+fi
+if ! command -v java >/dev/null; then
+	echo "tla: java not found: install a Java 11+ runtime (make setup does) to run TLC" >&2
+	exit 1
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+jobsim=${JOBSIM:-}
+if [[ -z $jobsim ]]; then
+	(cd "$root" && go build -o "$tmp/jobsim" ./cmd/jobsim)
+	jobsim=$tmp/jobsim
+fi
+
+tlc() { # tlc WORKERS CFG SPEC OUT: run TLC, leave its output in OUT, return its exit status
+	local workers=$1 cfg=$2 spec=$3 out=$4
+	local meta
+	meta=$(mktemp -d "$tmp/meta.XXXX")
+	java -XX:+UseParallelGC -Xss16m -cp "$jar" tlc2.TLC -workers "$workers" -noTE -cleanup \
+		-metadir "$meta" -config "$cfg" "$spec" >"$out" 2>&1
+}
+
+now() { date +%s.%N; }
+
+sany() {
+	local f
+	for f in "$here"/*.tla; do
+		if ! (cd "$here" && java -cp "$jar" tla2sany.SANY "$(basename "$f")") >"$tmp/sany.out" 2>&1 ||
+			grep -q -E '\*\*\* (Errors|Warnings)' "$tmp/sany.out"; then
+			cat "$tmp/sany.out" >&2
+			echo "tla: SANY rejects $(basename "$f")" >&2
+			return 1
+		fi
+	done
+	echo "SANY: every module of tla/ parses"
+}
+
+# expectation CFG: what TLC must report for this config.
+expectation() {
+	case $(basename "$1" .cfg) in
+	MC_hang) echo deadlock ;;         # QEMU 7.2's rollback hang, reference 12
+	MC_broken) echo TxnAtomic ;;      # the deliberately broken variant
+	*) echo ok ;;
+	esac
+}
+
+tlc_all() {
+	local fail=0 cfg name want out rc t0 t1 secs distinct depth ex exrc
+	printf '%-14s %10s %6s %8s %10s | %10s %6s %8s %12s %7s\n' config distinct depth tlc_s tlc_st/s explorer depth ex_s ex_st/s speedup
+	for cfg in "$here"/MC_*.cfg; do
+		name=$(basename "$cfg" .cfg)
+		want=$(expectation "$cfg")
+		out=$tmp/$name.out
+		t0=$(now)
+		rc=0
+		(cd "$here" && tlc auto "$name.cfg" "$name.tla" "$out") || rc=$?
+		t1=$(now)
+		secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+		ex=$tmp/$name.json
+		exrc=0
+		"$jobsim" explore --config "$cfg" --format json >"$ex" 2>"$tmp/$name.err" || exrc=$?
+		case $want in
+		ok)
+			if [[ $rc -ne 0 ]] || ! grep -q 'No error has been found' "$out"; then
+				cat "$out" >&2
+				echo "tla: TLC reports an error for $name (exit $rc)" >&2
+				fail=1
+				continue
+			fi
+			;;
+		deadlock)
+			if [[ $rc -ne 11 ]] || ! grep -q 'Error: Deadlock reached' "$out"; then
+				cat "$out" >&2
+				echo "tla: TLC must find the QEMU 7.2 rollback deadlock in $name (exit $rc)" >&2
+				fail=1
+			fi
+			if [[ $exrc -ne 1 ]] || ! grep -q '"kind": "deadlock"' "$ex"; then
+				echo "tla: jobsim explore must find the deadlock in $name too" >&2
+				fail=1
+			fi
+			printf '%-14s deadlock found by TLC (%.1fs) and the explorer, as expected\n' "$name" "$secs"
+			continue
+			;;
+		*)
+			if [[ $rc -ne 12 ]] || ! grep -q "Error: Invariant $want is violated" "$out"; then
+				cat "$out" >&2
+				echo "tla: TLC must report $want violated in $name (exit $rc)" >&2
+				fail=1
+			fi
+			if [[ $exrc -ne 1 ]] || ! grep -q "\"name\": \"$want\"" "$ex"; then
+				echo "tla: jobsim explore must report $want violated in $name too" >&2
+				fail=1
+			fi
+			printf '%-14s %s violated, found by TLC (%.1fs) and the explorer, as expected\n' "$name" "$want" "$secs"
+			continue
+			;;
+		esac
+		distinct=$(sed -n 's/^[0-9]* states generated, \([0-9]*\) distinct states found.*/\1/p' "$out" | tail -1)
+		depth=$(sed -n 's/^The depth of the complete state graph search is \([0-9]*\)\..*/\1/p' "$out" | tail -1)
+		if [[ $exrc -ne 0 ]]; then
+			cat "$tmp/$name.err" "$ex" >&2
+			echo "tla: jobsim explore fails on $name" >&2
+			fail=1
+			continue
+		fi
+		local exd exdepth exs exsps
+		exd=$(sed -n 's/^ *"distinct_states": \([0-9]*\),*/\1/p' "$ex")
+		exdepth=$(sed -n 's/^ *"depth": \([0-9]*\),*/\1/p' "$ex")
+		exs=$(sed -n 's/^ *"seconds": \([0-9.e+-]*\),*/\1/p' "$ex")
+		exsps=$(sed -n 's/^ *"states_per_second": \([0-9.e+-]*\),*/\1/p' "$ex")
+		local tlcsps speed
+		tlcsps=$(awk -v d="$distinct" -v s="$secs" 'BEGIN { printf "%.1f", d / s }')
+		speed=$(awk -v e="$exsps" -v t="$tlcsps" 'BEGIN { printf "%.1f", e / t }')
+		printf '%-14s %10d %6d %8.2f %10.0f | %10d %6d %8.3f %12.0f %6.0fx\n' "$name" "$distinct" "$depth" "$secs" "$tlcsps" "$exd" "$exdepth" "$exs" "$exsps" "$speed"
+		if [[ $distinct != "$exd" || $depth != "$exdepth" ]]; then
+			echo "tla: $name: TLC found $distinct distinct states (depth $depth), jobsim explore $exd (depth $exdepth)" >&2
+			fail=1
+		fi
+	done
+	return $fail
+}
+
+# trace_check TRACE: 0 if TLC accepts the trace, 1 if it rejects it, 2 on a TLC error.
+trace_check() {
+	local trace=$1 cfg=$tmp/trace.cfg out=$tmp/trace.out rc=0
+	sed "s|\"trace.ndjson\"|\"$trace\"|" "$here/TraceJobLifecycle.cfg" >"$cfg"
+	(cd "$here" && tlc 1 "$cfg" TraceJobLifecycle.tla "$out") || rc=$?
+	if [[ $rc -eq 12 ]] && grep -q 'Error: Invariant TraceMatched is violated' "$out"; then
+		return 0
+	fi
+	if [[ $rc -eq 0 ]] && grep -q 'No error has been found' "$out"; then
+		return 1
+	fi
+	cat "$out" >&2
+	return 2
+}
+
+traces() {
+	local fail=0 seed f rc lines
+	# Seeds chosen to cover a grouped transaction with failing members (13,
+	# 24, 29, 36), failing runs and prepares (all), error-policy stops (3, 24,
+	# 29, 36), pause points and drains (all), and monitors losing events.
+	local seeds=${TRACE_SEEDS:-3 5 13 24 29 36}
+	for seed in $seeds; do
+		f=$tmp/trace-$seed.ndjson
+		"$jobsim" trace --seed "$seed" --out "$f"
+		lines=$(wc -l <"$f")
+		rc=0
+		trace_check "$f" || rc=$?
+		case $rc in
+		0) echo "trace seed $seed ($lines lines, $(head -1 "$f" | cut -c1-90)...): accepted" ;;
+		1)
+			echo "tla: TraceJobLifecycle rejects the simulator trace of seed $seed ($f):" >&2
+			cat "$f" >&2
+			fail=1
+			;;
+		*) fail=1 ;;
+		esac
+	done
+	# The first seed's trace with one line dropped (the first start) must be
+	# rejected: the lines after it no longer chain.
+	f=$tmp/trace-${seeds%% *}.ndjson
+	if [[ -f $f ]]; then
+		awk '!done && /"trigger":"start"/ { done = 1; next } { print }' "$f" >"$tmp/dropped.ndjson"
+		rc=0
+		trace_check "$tmp/dropped.ndjson" || rc=$?
+		if [[ $rc -eq 1 ]]; then
+			echo "trace seed ${seeds%% *} with its first start line dropped: rejected, as expected"
+		else
+			echo "tla: trace seed ${seeds%% *} with its first start line dropped: not rejected (result $rc)" >&2
+			fail=1
+		fi
+	fi
+	# The hand-written pair: identical but for one line (finalize accepted in
+	# waiting); the first must be accepted, the second rejected.
+	for f in "$here"/testdata/*.ndjson; do
+		rc=0
+		trace_check "$f" || rc=$?
+		case $(basename "$f"),$rc in
+		bad_*,1 | ok_*,0) echo "trace $(basename "$f"): $([[ $rc -eq 0 ]] && echo accepted || echo rejected), as expected" ;;
+		*)
+			echo "tla: trace $(basename "$f"): unexpected result $rc (0 accepted, 1 rejected, 2 TLC error)" >&2
+			fail=1
+			;;
+		esac
+	done
+	return $fail
+}
+
+case ${1:-} in
+sany) sany ;;
+tlc) sany && tlc_all ;;
+trace-check) traces ;;
+*)
+	echo "usage: tla/check.sh sany|tlc|trace-check" >&2
+	exit 2
+	;;
+esac
