@@ -70,6 +70,7 @@ func TestStatusNamesAreQAPI(t *testing.T) {
 	}
 }
 
+// Checks: R3.
 func TestTransitionsAreJobSTT(t *testing.T) {
 	want := readMatrix(t, "testdata/qemu72_jobstt.txt")
 	edges := 0
@@ -92,6 +93,8 @@ func TestTransitionsAreJobSTT(t *testing.T) {
 
 // Every (status, verb) pair: accepted exactly per JobVerbTable, and a
 // rejection's text is QEMU's.
+//
+// Checks: R5, R6.
 func TestVerbTableIsJobVerbTable(t *testing.T) {
 	want := readMatrix(t, "testdata/qemu72_jobverbtable.txt")
 	for _, v := range fsm.Verbs() {

@@ -14,7 +14,7 @@ import (
 // from QEMU 7.2's job.c and the transcripts recorded on QEMU, never from
 // this code's output.
 //
-// Checks: lifecycle event order, verb errors, transactions.
+// Checks: R12, R13, R14, R15, R16, R17, R18, R19, R20, R21, R23, R24, R25, R26, R27, R28, R29, R30, R31, R33, R40, R41, R42.
 func TestLifecycleScenarios(t *testing.T) {
 	files, err := filepath.Glob("testdata/lifecycle/*.json")
 	if err != nil || len(files) < 20 {

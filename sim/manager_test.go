@@ -28,6 +28,8 @@ func runConcurrent(seed uint64) string {
 
 // Same seed and same commands give a byte-identical event log; the seed
 // does choose among equally-timed interleavings.
+//
+// Checks: R51.
 func TestSameSeedSameLog(t *testing.T) {
 	logs := map[string]bool{}
 	for seed := range uint64(8) {
@@ -70,6 +72,8 @@ func TestMonitorLosesEventsWhileDisconnected(t *testing.T) {
 }
 
 // query-jobs and query-block-jobs list newest first, with QEMU's fields.
+//
+// Checks: R11, R38, R39.
 func TestQueries(t *testing.T) {
 	m := sim.New(sim.Options{})
 	a, _ := m.Create(sim.JobSpec{ID: "a", Driver: sim.NewTestDriver(sim.TestSpec{Steps: 4, StepBytes: 100})})
@@ -117,6 +121,8 @@ func TestMisuseIsAnErrorNotAPanic(t *testing.T) {
 
 // A refused verb changes nothing (I2): every field of every query is the
 // same before and after.
+//
+// Checks: R6.
 func TestRefusedVerbChangesNothing(t *testing.T) {
 	m := sim.New(sim.Options{})
 	j, _ := m.Create(sim.JobSpec{ID: "j", Driver: sim.NewTestDriver(sim.TestSpec{Steps: 5})})

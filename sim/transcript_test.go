@@ -64,6 +64,8 @@ func qemuEvents(t *testing.T, name string) map[string][]string {
 // every job's event sequence is the one QEMU produced. As in record.py, the
 // comparison is job by job: the interleaving of two jobs' events is racy in
 // QEMU itself.
+//
+// Checks: R4, R14, R24, R29, R31, R36.
 func TestTranscriptEventSequences(t *testing.T) {
 	files, err := filepath.Glob("testdata/transcripts/*.json")
 	if err != nil || len(files) < 12 {
