@@ -3,7 +3,8 @@
 // can read back), named nodes in a graph (raw over file/memory, null-co,
 // blkdebug, copy-on-write overlays, and the filters the block jobs insert:
 // copy-before-write, mirror-top, commit-top and copy-on-read), op blockers
-// and permissions, drained sections that pause the jobs using a node, dirty
+// and permissions, drained sections that pause the jobs using a node (and
+// holds that make guest writes wait for a drained section to end), dirty
 // bitmaps with QEMU's successor mechanism, guest writes (GuestWriter keeps a
 // shadow copy as a data oracle) and blkdebug-style fault injection.
 //

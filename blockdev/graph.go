@@ -14,6 +14,7 @@ type Graph struct {
 	order   []*Node // creation order, newest last (query order is newest first)
 	autoSeq int
 	ruleSeq int
+	held    map[*Node]*guestHold // guest writes waiting for a drained section to end (hold.go)
 }
 
 // NewGraph returns an empty graph.

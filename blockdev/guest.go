@@ -32,7 +32,9 @@ func NewGuestWriter(g *Graph, node string, seed uint64, maxLen int) (*GuestWrite
 }
 
 // Write issues one random write and records it in the shadow if it
-// succeeded.
+// succeeded. A write held by a drained section (hold.go) returns no error
+// and reaches the shadow when it is issued and succeeds, so the shadow
+// stays in submission order.
 func (w *GuestWriter) Write() (off int64, n int, err error) {
 	size := int64(len(w.shadow))
 	n = 1 + w.r.IntN(min(w.maxLen, int(size)))
@@ -41,9 +43,15 @@ func (w *GuestWriter) Write() (off int64, n int, err error) {
 	for i := range p {
 		p[i] = byte(w.r.Uint32())
 	}
-	if _, err = w.g.Write(w.node, off, p); err == nil {
-		copy(w.shadow[off:], p)
-		w.Writes++
+	var werr error
+	if w.g.SubmitWrite(w.node, off, p, func(_ int64, e error) {
+		werr = e
+		if e == nil {
+			copy(w.shadow[off:], p)
+			w.Writes++
+		}
+	}) {
+		err = werr
 	}
 	return off, n, err
 }

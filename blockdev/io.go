@@ -157,13 +157,12 @@ func (g *Graph) Read(name string, off int64, p []byte) (int64, error) {
 }
 
 // Write is a guest write through the node's front, so copy-before-write and
-// mirror see it like guest I/O.
-func (g *Graph) Write(name string, off int64, p []byte) (int64, error) {
-	n, err := g.Lookup(name)
-	if err != nil {
-		return 0, err
-	}
-	return n.Front().Write(off, p)
+// mirror see it like guest I/O. A write that a drained section holds
+// (hold.go) is queued and reported as accepted (0, nil); use SubmitWrite to
+// learn how it ends.
+func (g *Graph) Write(name string, off int64, p []byte) (lat int64, err error) {
+	g.SubmitWrite(name, off, p, func(l int64, e error) { lat, err = l, e })
+	return lat, err
 }
 
 func (n *Node) checkRange(off int64, length int) error {

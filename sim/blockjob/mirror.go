@@ -60,6 +60,9 @@ type mirrorJob struct {
 	rl             rateLimit
 	buf            []byte
 	wasClean       bool
+	// drained: the source's guest writes are held from the end of Run
+	// until exit (mirror_run's need_drain / s->in_drain).
+	drained bool
 }
 
 func (d *mirrorJob) Type() sim.JobType { return d.typ }
@@ -248,7 +251,7 @@ func (d *mirrorJob) AfterWrite(off int64, p []byte) error {
 // in sync, READY, and keep mirroring until completed or cancelled.
 func (d *mirrorJob) Run(j *sim.Job) sim.Step {
 	if j.IsCancelled() {
-		return sim.Finish(nil)
+		return d.finish(nil)
 	}
 	if !d.started {
 		d.started = true
@@ -256,11 +259,11 @@ func (d *mirrorJob) Run(j *sim.Job) sim.Step {
 		if d.isCommit {
 			if d.target.Size() < length {
 				if err := d.target.Truncate(length); err != nil {
-					return sim.Finish(&sim.JobError{Errno: sim.EIO})
+					return d.finish(&sim.JobError{Errno: sim.EIO})
 				}
 			}
 		} else if d.target.Size() != length {
-			return sim.Finish(&sim.JobError{Errno: sim.EINVAL, Msg: "Source and target image have different sizes"})
+			return d.finish(&sim.JobError{Errno: sim.EINVAL, Msg: "Source and target image have different sizes"})
 		}
 		switch d.sync {
 		case SyncFull:
@@ -276,7 +279,7 @@ func (d *mirrorJob) Run(j *sim.Job) sim.Step {
 		}
 	}
 	if d.ret != 0 {
-		return sim.Finish(&sim.JobError{Errno: d.ret})
+		return d.finish(&sim.JobError{Errno: d.ret})
 	}
 	cur, _ := j.Progress()
 	cnt := d.dirty.Count()
@@ -303,7 +306,7 @@ func (d *mirrorJob) Run(j *sim.Job) sim.Step {
 			}
 			switch j.ErrorAction(policy, isRead, errno) {
 			case sim.ActionReport:
-				return sim.Finish(&sim.JobError{Errno: errno})
+				return d.finish(&sim.JobError{Errno: errno})
 			case sim.ActionIgnore:
 				return sim.Sleep(retryNs) // re-dirtied, retried later
 			}
@@ -326,10 +329,34 @@ func (d *mirrorJob) Run(j *sim.Job) sim.Step {
 			j.TransitionToReady()
 		}
 		if d.shouldComplete || j.CancelRequested() {
-			return sim.Finish(nil)
+			return d.finish(nil)
 		}
 	}
 	return sim.Sleep(sliceNs)
+}
+
+// finish ends Run the way mirror_run returns: with the source drained
+// (bdrv_drained_begin(bs) before the final dirty check on success, or at
+// immediate_exit when need_drain is still set), so guest writes issued
+// while the job waits for finalize are held until exit has pivoted (or
+// not) and then land on whatever node is active. Only the guest-visible
+// hold is modelled, not the drained section's job pause (QEMU 7.2 reports
+// such a mirror in pending with query-block-jobs paused=true).
+func (d *mirrorJob) finish(err error) sim.Step {
+	if !d.drained && !d.exited {
+		d.drained = true
+		d.g.HoldGuestWrites(d.source)
+	}
+	return sim.Finish(err)
+}
+
+// undrain is mirror_exit_common's bdrv_drained_end(src): held guest writes
+// go to the node the source's name now leads to.
+func (d *mirrorJob) undrain() {
+	if d.drained {
+		d.drained = false
+		d.g.ReleaseGuestWrites(d.source)
+	}
 }
 
 // Complete is mirror_complete: pivot at the end of the job; a paused job
@@ -380,7 +407,11 @@ func (d *mirrorJob) exit(j *sim.Job, abort bool) {
 	}
 	d.g.DetachBackend(d.targetBB)
 	d.g.DetachJob(&d.u)
+	d.undrain()
 }
 
 // Free drops anything left (a job freed without finalizing).
-func (d *mirrorJob) Free(j *sim.Job) { d.g.DetachJob(&d.u) }
+func (d *mirrorJob) Free(j *sim.Job) {
+	d.g.DetachJob(&d.u)
+	d.undrain()
+}
