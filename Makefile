@@ -18,9 +18,11 @@ all: lint test
 setup:
 	@./scripts/setup.sh
 
-# run: the main job on built-in defaults.
+# run: the main job on built-in defaults: the exhaustive and random checks,
+# then the timeline of one grouped transaction in which a member fails.
 run: setup
-	$(GO) run ./cmd/jobsim check
+	$(GO) build -o /tmp/jobsim-$$$$ ./cmd/jobsim && trap 'rm -f /tmp/jobsim-$$$$' EXIT && \
+	  /tmp/jobsim-$$$$ check && echo && /tmp/jobsim-$$$$ run sim/testdata/lifecycle/txn3_one_fails.json
 
 # test: everything CI checks.
 test: setup lint check-generated test-go $(CI_TARGETS)
