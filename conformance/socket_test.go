@@ -1,8 +1,11 @@
 package conformance
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,7 +23,10 @@ func startSocketServer(t *testing.T, extra ...string) (string, *exec.Cmd) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "qmp.sock")
 	cmd := exec.Command(bin, append([]string{"qmp", "--socket", sock}, extra...)...)
-	cmd.Stderr = os.Stderr
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -28,13 +34,17 @@ func startSocketServer(t *testing.T, extra ...string) (string, *exec.Cmd) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
-	for i := 0; i < 500; i++ {
-		if _, err := os.Stat(sock); err == nil {
+	// The server says when it listens; wait for that line, then pass the
+	// rest of its stderr through.
+	lines := bufio.NewScanner(stderr)
+	for lines.Scan() {
+		if lines.Text() == "jobsim qmp: listening on "+sock {
+			go func() { _, _ = io.Copy(os.Stderr, stderr) }()
 			return sock, cmd
 		}
-		time.Sleep(10 * time.Millisecond)
+		fmt.Fprintln(os.Stderr, lines.Text())
 	}
-	t.Fatal("jobsim qmp --socket did not create its socket")
+	t.Fatalf("jobsim qmp --socket exited before listening: %v", lines.Err())
 	return "", nil
 }
 
@@ -139,6 +149,9 @@ func TestExternalClientGoQemu(t *testing.T) {
 // TestExternalClientSocat scripts socat against `jobsim qmp --socket`.
 func TestExternalClientSocat(t *testing.T) {
 	if _, err := exec.LookPath("socat"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("socat missing under CI (scripts/setup.sh installs it)")
+		}
 		t.Skip("socat not installed (apt-get install socat)")
 	}
 	sock, cmd := startSocketServer(t)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -70,6 +71,8 @@ func runQMP(args []string, stdout, stderr io.Writer) error {
 		return inputErr("%v", err)
 	}
 	defer os.Remove(*socket)
+	// Clients (and tests) wait for this line instead of polling the path.
+	fmt.Fprintf(stderr, "jobsim qmp: listening on %s\n", *socket)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeUnix(l) }()
 	err = srv.Run(ctx, false)
