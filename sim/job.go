@@ -27,7 +27,6 @@ type Job struct {
 	deferred       bool // deferred_to_main_loop: run finished, exit queued or done
 	completed      bool // job_completed_locked ran
 	finalized      bool // job_finalize_single_locked ran
-	dismissed      bool
 
 	ret    Errno // 0 or the positive errno of job->ret
 	err    string
@@ -39,10 +38,9 @@ type Job struct {
 	blockJob        bool
 
 	// waiting on the clock or for an enter
-	sleep      *entry
-	waitEnter  bool // yielded (job_yield) or sleeping: job_enter may enter
-	inPause    bool // yielded inside a pause point
-	exitQueued *entry
+	sleep     *entry
+	waitEnter bool // yielded (job_yield) or sleeping: job_enter may enter
+	inPause   bool // yielded inside a pause point
 
 	prev, next       *Job
 	txnPrev, txnNext *Job

@@ -395,8 +395,7 @@ func (m *Manager) runFinished(j *Job, err error) {
 	}
 	j.deferred = true
 	j.busy = true
-	j.exitQueued = m.eng.schedule(m.eng.now, func() {
-		j.exitQueued = nil
+	m.eng.schedule(m.eng.now, func() {
 		j.busy = false
 		m.completed(j)
 	})
@@ -652,7 +651,6 @@ func (m *Manager) doDismiss(j *Job, t fsm.Trigger) {
 		j.txn.remove(j)
 	}
 	m.fire(j, t)
-	j.dismissed = true
 	if j.prev != nil {
 		j.prev.next = j.next
 	} else {
