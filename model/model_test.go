@@ -58,21 +58,23 @@ func (s rapidSource) Intn(n int) int {
 	return rapid.IntRange(0, n-1).Draw(s.t, "c")
 }
 
-// runRapid is one property-test case: a random sequence of 50–60 actions
-// against sim and the model, every invariant after every action, then the
-// drain-down and the liveness check.
-func runRapid(t *rapid.T) {
-	simSeed := rapid.Uint64Range(0, 1<<16).Draw(t, "sim-seed")
-	steps := rapid.IntRange(minSteps, maxSteps).Draw(t, "steps")
-	r := NewRunner(simSeed)
-	src := rapidSource{t}
-	for range steps {
-		if err := r.Do(NextAction(src, r)); err != nil {
+// sequences returns one property-test case: a random sequence of 50–60
+// actions against sim and the model on a runner from newRunner, every
+// invariant after every action, then the drain-down and the liveness check.
+func sequences(newRunner func(seed uint64) *Runner) func(*rapid.T) {
+	return func(t *rapid.T) {
+		simSeed := rapid.Uint64Range(0, 1<<16).Draw(t, "sim-seed")
+		steps := rapid.IntRange(minSteps, maxSteps).Draw(t, "steps")
+		r := newRunner(simSeed)
+		src := rapidSource{t}
+		for range steps {
+			if err := r.Do(NextAction(src, r)); err != nil {
+				t.Fatalf("%v\n%s", err, r.Timeline(nil))
+			}
+		}
+		if err := r.Finish(); err != nil {
 			t.Fatalf("%v\n%s", err, r.Timeline(nil))
 		}
-	}
-	if err := r.Finish(); err != nil {
-		t.Fatalf("%v\n%s", err, r.Timeline(nil))
 	}
 }
 
@@ -81,7 +83,7 @@ func runRapid(t *rapid.T) {
 //
 // Checks: model agreement (M) and invariants I1–I9, I13–I21.
 func TestRandomSequences(t *testing.T) {
-	rapid.Check(t, runRapid)
+	rapid.Check(t, sequences(NewRunner))
 }
 
 // TestBlockJobSequences is the property test in block mode: real backup,
@@ -96,20 +98,7 @@ func TestBlockJobSequences(t *testing.T) {
 	n, _ := strconv.Atoi(old)
 	_ = f.Value.Set(strconv.Itoa(max(n/20, 1)))
 	defer func() { _ = f.Value.Set(old) }()
-	rapid.Check(t, func(t *rapid.T) {
-		simSeed := rapid.Uint64Range(0, 1<<16).Draw(t, "sim-seed")
-		steps := rapid.IntRange(minSteps, maxSteps).Draw(t, "steps")
-		r := NewBlockRunner(simSeed)
-		src := rapidSource{t}
-		for range steps {
-			if err := r.Do(NextAction(src, r)); err != nil {
-				t.Fatalf("%v\n%s", err, r.Timeline(nil))
-			}
-		}
-		if err := r.Finish(); err != nil {
-			t.Fatalf("%v\n%s", err, r.Timeline(nil))
-		}
-	})
+	rapid.Check(t, sequences(NewBlockRunner))
 }
 
 // TestReplayIsDeterministic replays sequences and compares traces (I17).
