@@ -126,6 +126,20 @@ func TestReplayIsDeterministic(t *testing.T) {
 	}
 }
 
+// readSequence loads a kept sequence file.
+func readSequence(t *testing.T, path string) Sequence {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s Sequence
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return s
+}
+
 // TestRegressions replays every kept sequence under testdata/regress.
 func TestRegressions(t *testing.T) {
 	files, err := filepath.Glob("testdata/regress/*.json")
@@ -134,14 +148,7 @@ func TestRegressions(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var s Sequence
-			if err := json.Unmarshal(b, &s); err != nil {
-				t.Fatal(err)
-			}
+			s := readSequence(t, f)
 			r, err := s.Replay()
 			if err != nil {
 				t.Fatalf("%v\n%s", err, r.Timeline(nil))
@@ -158,14 +165,7 @@ func TestKnownBugs(t *testing.T) {
 	files, _ := filepath.Glob("testdata/known/*.json")
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var s Sequence
-			if err := json.Unmarshal(b, &s); err != nil {
-				t.Fatal(err)
-			}
+			s := readSequence(t, f)
 			r, err := s.Replay()
 			var v *Violation
 			switch {
@@ -262,14 +262,7 @@ func BenchmarkRandomSequence(b *testing.B) {
 // pending (what exposed the bug), so the test does not depend on a bug
 // still being open.
 func TestMinimizeShrinks(t *testing.T) {
-	b, err := os.ReadFile("testdata/regress/mirror_write_while_pending_lost.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s Sequence
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatal(err)
-	}
+	s := readSequence(t, "testdata/regress/mirror_write_while_pending_lost.json")
 	s.Want = "planted"
 	saved := Catalogue
 	t.Cleanup(func() { Catalogue = saved })
