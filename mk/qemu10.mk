@@ -1,0 +1,32 @@
+# QEMU 10.0 as a second target (issue 15): Debian 13's qemu-storage-daemon
+# 10.0.13, unpacked into a cache directory with its own loader (reference
+# §13), never installed into the system.
+#
+# setup-qemu10: installs it (idempotent; a second run only checks the
+# greeting). QEMU10_DIR overrides where.
+# qmp-schema-10.0: records 10.0's query-qmp-schema, query-commands and
+# greeting into qmp/schema/qemu-10.0.json, as qmp-schema does for 7.2.
+# conformance-record-10.0: replays the corpus and the reference transcripts
+# on 10.0 into spec/conformance/qemu-10.0/ (scripts/replay-qemu10.py).
+QEMU10_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/jobfsm/qemu-10.0
+QEMU10_QSD := $(QEMU10_DIR)/bin/qemu-storage-daemon-10.0
+.PHONY: setup-qemu10 qmp-schema-10.0 conformance-record-10.0
+
+setup-qemu10:
+	@./scripts/setup-qemu10.sh "$(QEMU10_DIR)"
+
+qmp-schema-10.0: setup-qemu10
+	( echo '{"execute":"qmp_capabilities"}'; echo '{"execute":"query-qmp-schema","id":"s"}'; \
+	  echo '{"execute":"query-commands","id":"c"}'; echo '{"execute":"quit"}' ) \
+	  | "$(QEMU10_QSD)" --chardev stdio,id=m --monitor m > qmp/schema/raw-10.0.out
+	python3 -c 'import json,subprocess,sys; L=[json.loads(l) for l in open("qmp/schema/raw-10.0.out")]; \
+	  v=subprocess.run([sys.argv[1],"--version"],capture_output=True,text=True).stdout.splitlines()[0]; \
+	  json.dump({"source":v+": query-qmp-schema and query-commands","greeting":L[0], \
+	  "commands":[c["name"] for c in [l for l in L if l.get("id")=="c"][0]["return"]], \
+	  "schema":[l for l in L if l.get("id")=="s"][0]["return"]}, open("qmp/schema/qemu-10.0.json","w"), separators=(",",":"))' \
+	  "$(QEMU10_QSD)"
+	rm -f qmp/schema/raw-10.0.out
+
+conformance-record-10.0: setup-qemu10
+	python3 scripts/replay-qemu10.py --qsd "$(QEMU10_QSD)" --qemu-img "$(QEMU10_DIR)/bin/qemu-img-10.0" \
+	  --qemu-io "$(QEMU10_DIR)/bin/qemu-io-10.0"
