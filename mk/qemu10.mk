@@ -8,9 +8,10 @@
 # greeting into qmp/schema/qemu-10.0.json, as qmp-schema does for 7.2.
 # conformance-record-10.0: replays the corpus on 10.0 and records what it
 # answers in spec/conformance/qemu-10.0/ (scripts/replay-qemu10).
+# spec/qemu-10.0.md lists how those transcripts differ from 7.2's.
 QEMU10_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/jobfsm/qemu-10.0
 QEMU10_QSD := $(QEMU10_DIR)/bin/qemu-storage-daemon-10.0
-.PHONY: setup-qemu10 qmp-schema-10.0 conformance-record-10.0 conformance-10.0
+.PHONY: setup-qemu10 qmp-schema-10.0 conformance-record-10.0 conformance-10.0 rollback-hang-10.0
 
 setup-qemu10:
 	@./scripts/setup-qemu10.sh "$(QEMU10_DIR)"
@@ -34,3 +35,8 @@ conformance-record-10.0: setup-qemu10
 # differs from its recording; it prints how many equal 7.2's.
 conformance-10.0: setup-qemu10
 	$(GO) run ./scripts/replay-qemu10 -dir "$(QEMU10_DIR)"
+
+# rollback-hang-10.0 shows that 10.0 still has the grouped-transaction
+# rollback hang (reference §12): it succeeds when the daemon never answers.
+rollback-hang-10.0: setup-qemu10
+	./scripts/rollback-hang.py "$(QEMU10_QSD)"
