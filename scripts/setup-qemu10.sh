@@ -38,7 +38,7 @@ greeting() {
   case "$line" in
   *'"QMP": {"version": {"qemu": {'*'"minor": 0,'*'"major": 10}'*) echo "setup-qemu10: greeting: $line" ;;
   *)
-    echo "setup-qemu10: $bin/qemu-storage-daemon-10.0 does not greet as QEMU 10.0: ${line:-no greeting}" >&2
+    echo "setup-qemu10: $bin/qemu-storage-daemon-10.0 does not greet as QEMU 10.0: ${line:-no greeting} (remove $dir to reinstall)" >&2
     return 1
     ;;
   esac
