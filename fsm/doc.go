@@ -2,8 +2,9 @@
 // eleven job statuses, the seven QMP verbs, the internal triggers that move a
 // job, and the one declarative table from which everything else is derived.
 //
-// The table (see table.go) is loaded into one github.com/qmuntal/stateless
-// machine per job, over the job's own status (external storage). The set of
+// The table (see table.go) is loaded once into one github.com/qmuntal/stateless
+// machine, shared by every job: it keeps no status of its own (external
+// storage) and finds the job to read and change in the context of each fire. The set of
 // status changes it allows is exactly QEMU's JobSTT (job.c) and the verbs it
 // accepts are exactly JobVerbTable. No other package decides whether a status
 // change or a verb is legal: sim fires triggers through a Machine, model asks

@@ -108,7 +108,7 @@ func joinStatuses(ss []Status, sep string) string {
 // DOT renders the lifecycle in Graphviz DOT as stateless draws it (one edge
 // per trigger, guards in brackets, verbs as internal transitions).
 func DOT() string {
-	return NewMachine(&probe{s: Undefined}).Graph()
+	return shared.ToGraph()
 }
 
 // Mermaid renders the JobSTT edges as a Mermaid state diagram, each edge

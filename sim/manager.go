@@ -140,7 +140,7 @@ func (m *Manager) Create(spec JobSpec) (*Job, error) {
 		pauseCount: 1, paused: true, iostatus: IOStatusOK,
 		blockJob: spec.Driver.Type().IsBlockJob(),
 	}
-	j.machine = fsm.NewMachine(j)
+	j.machine = fsm.NewMachine((*machineView)(j))
 	j.next = m.head
 	if m.head != nil {
 		m.head.prev = j
