@@ -239,3 +239,80 @@ func TestOutOfRangeValuesAreRejectedNotPanicking(t *testing.T) {
 		t.Fatal("UnmarshalText(bogus) succeeded")
 	}
 }
+
+// The trigger relation, as the explorer, the model and the TLA+ spec ask it:
+// the pause/resume mapping and the drainable and paused statuses, written out
+// here as QEMU 7.2 has them (job_pause_point_locked, child_job_drained_begin).
+func TestTriggerTargets(t *testing.T) {
+	for _, c := range []struct {
+		s    fsm.Status
+		t    fsm.Trigger
+		want fsm.Status
+	}{
+		{fsm.Running, fsm.TriggerPausePoint, fsm.Paused},
+		{fsm.Ready, fsm.TriggerPausePoint, fsm.Standby},
+		{fsm.Paused, fsm.TriggerUnpause, fsm.Running},
+		{fsm.Standby, fsm.TriggerUnpause, fsm.Ready},
+		{fsm.Created, fsm.TriggerCancelUnstarted, fsm.Aborting},
+		{fsm.Pending, fsm.TriggerPrepareFailed, fsm.Aborting},
+		{fsm.Aborting, fsm.TriggerAbort, fsm.Aborting},
+		{fsm.Concluded, fsm.TriggerAutoDismiss, fsm.Null},
+	} {
+		if got, ok := fsm.Target(c.s, c.t); !ok || got != c.want {
+			t.Errorf("Target(%s, %s) = %s, %v; want %s", c.s, c.t, got, ok, c.want)
+		}
+	}
+	var pausePoint, drainable, inPause []string
+	for _, s := range fsm.Statuses() {
+		if _, ok := fsm.Target(s, fsm.TriggerPausePoint); ok {
+			pausePoint = append(pausePoint, s.String())
+		}
+		if fsm.Drainable(s) {
+			drainable = append(drainable, s.String())
+		}
+		if fsm.InPause(s) {
+			inPause = append(inPause, s.String())
+		}
+	}
+	if diff := cmp.Diff([]string{"running", "ready"}, pausePoint); diff != "" {
+		t.Errorf("statuses with a pause point (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"created", "running", "paused", "ready", "standby"}, drainable); diff != "" {
+		t.Errorf("drainable statuses (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"paused", "standby"}, inPause); diff != "" {
+		t.Errorf("statuses in a pause point (-want +got):\n%s", diff)
+	}
+	for _, c := range []struct {
+		s fsm.Status
+		t fsm.Trigger
+	}{{fsm.Running, fsm.TriggerStart}, {fsm.Created, fsm.TriggerAbort}, {fsm.Status(99), fsm.TriggerStart}, {fsm.Running, fsm.Trigger(99)}} {
+		if got, ok := fsm.Target(c.s, c.t); ok {
+			t.Errorf("Target(%s, %s) = %s, want no rule", c.s, c.t, got)
+		}
+	}
+}
+
+// Target answers exactly what the declarative rules say.
+func TestTargetFollowsRules(t *testing.T) {
+	n := 0
+	for _, r := range fsm.Rules() {
+		for _, from := range r.From {
+			n++
+			if got, ok := fsm.Target(from, r.Trigger); !ok || got != r.To {
+				t.Errorf("rule %s %s -> %s: Target = %s, %v", r.Trigger, from, r.To, got, ok)
+			}
+		}
+	}
+	got := 0
+	for _, s := range fsm.Statuses() {
+		for _, tr := range fsm.Triggers() {
+			if _, ok := fsm.Target(s, tr); ok {
+				got++
+			}
+		}
+	}
+	if got != n || n != 22 {
+		t.Errorf("%d (status, trigger) pairs have a target, the rules list %d, want 22", got, n)
+	}
+}

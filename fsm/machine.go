@@ -200,6 +200,9 @@ func (p *probe) Started() bool      { return p.started }
 var (
 	permits [numStatuses][numVerbs]bool
 	allows  [numStatuses][numStatuses]bool
+	// targets[s][t] is where trigger t takes a job in status s, plus one:
+	// zero means the table has no rule for t in s.
+	targets [numStatuses][numTriggers]uint8
 )
 
 func init() {
@@ -216,10 +219,35 @@ func init() {
 				_, to, err := m.Fire(t)
 				if err == nil {
 					allows[s][to] = true
+					targets[s][t] = uint8(to) + 1
 				}
 			}
 		}
 	}
+}
+
+// Target returns the status trigger t takes a job in status s to, and false
+// when the table has no rule for t in s. It is the table's answer with every
+// guard holding: a job's Machine also asks the guard (auto-dismiss reads the
+// job's flags).
+func Target(s Status, t Trigger) (Status, bool) {
+	if s >= numStatuses || t >= numTriggers || targets[s][t] == 0 {
+		return s, false
+	}
+	return Status(targets[s][t] - 1), true
+}
+
+// Drainable reports whether a job in status s can enter a drained section
+// (child_job_drained_begin). A drained section is job_pause_locked, the same
+// pause the pause verb applies, and it matters exactly where that verb is
+// accepted: until the job completes, while a pause point can still park it.
+func Drainable(s Status) bool { return Permits(s, VerbPause) }
+
+// InPause reports whether a job in status s sits in a pause point (paused or
+// standby): the statuses the unpause trigger leaves.
+func InPause(s Status) bool {
+	_, ok := Target(s, TriggerUnpause)
+	return ok
 }
 
 // Permits reports whether JobVerbTable accepts verb v in status s.

@@ -147,8 +147,9 @@ func triggersFor(t Transition) []string {
 	return out
 }
 
-// TLA renders the TLA+ module JobTable: the statuses, the JobSTT edge set
-// and the verb table, for tla/JobLifecycle.tla to use in every legality check.
+// TLA renders the TLA+ module JobTable: the statuses, the JobSTT edge set,
+// the verb table, the trigger relation and the drainable statuses, for
+// tla/JobLifecycle.tla to use in every legality check.
 func TLA() string {
 	var b bytes.Buffer
 	b.WriteString("---------------------------- MODULE JobTable ----------------------------\n")
@@ -190,6 +191,36 @@ func TLA() string {
 		fmt.Fprintf(&b, "%s v = %q -> {%s}\n", lead, v.String(), quoted(AcceptingStatuses(v)))
 	}
 	b.WriteString("\n\\* Permits(s, v): JobVerbTable accepts verb v in status s.\nPermits(s, v) == s \\in VerbTable(v)\n\n")
+	b.WriteString("\\* fsm's internal triggers, each named after what moves the job in QEMU.\nTriggers == {")
+	for i, t := range Triggers() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q", t.String())
+	}
+	b.WriteString("}\n\n")
+	b.WriteString("\\* The trigger relation, rule by rule (guards aside): <<trigger, from, to>>.\nSteps == {\n")
+	var steps []string
+	for _, t := range Triggers() {
+		for _, s := range Statuses() {
+			if to, ok := Target(s, t); ok {
+				steps = append(steps, fmt.Sprintf("    <<%q, %q, %q>>", t.String(), s.String(), to.String()))
+			}
+		}
+	}
+	b.WriteString(strings.Join(steps, ",\n"))
+	b.WriteString("\n}\n\n")
+	b.WriteString("\\* Applies(t): the statuses in which trigger t has a rule.\n")
+	b.WriteString("Applies(t) == {s \\in Statuses : \\E to \\in Statuses : <<t, s, to>> \\in Steps}\n\n")
+	b.WriteString("\\* Target(t, s): where trigger t takes a job in status s (s \\in Applies(t)).\n")
+	b.WriteString("Target(t, s) == CHOOSE to \\in Statuses : <<t, s, to>> \\in Steps\n\n")
+	var drainable []Status
+	for _, s := range Statuses() {
+		if Drainable(s) {
+			drainable = append(drainable, s)
+		}
+	}
+	fmt.Fprintf(&b, "\\* The statuses in which a job can enter a drained section.\nDrainable == {%s}\n\n", quoted(drainable))
 	b.WriteString("=============================================================================\n")
 	return b.String()
 }
