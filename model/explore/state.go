@@ -452,7 +452,7 @@ func (g *gen) cancel(j int, force bool) {
 	o := &s.J[j]
 	eff := true
 	if c.in(c.ReadyJobs, j) {
-		eff = force || !(o.St == fsm.Ready || o.St == fsm.Standby)
+		eff = force || !o.St.IsReady()
 	}
 	setC := eff || !o.has(fDeferred)
 	c1 := o.has(fCancelled) || setC
