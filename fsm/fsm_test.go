@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -314,5 +315,37 @@ func TestTargetFollowsRules(t *testing.T) {
 	}
 	if got != n || n != 22 {
 		t.Errorf("%d (status, trigger) pairs have a target, the rules list %d, want 22", got, n)
+	}
+}
+
+// Every job fires through the one shared machine: jobs on different
+// goroutines must not see each other's status (run under -race in CI).
+func TestJobsShareOneMachineSafely(t *testing.T) {
+	const workers, fires = 4, 500
+	jobs := make([]*job, workers)
+	var wg sync.WaitGroup
+	for w := range jobs {
+		jobs[w] = &job{status: fsm.Running}
+		wg.Add(1)
+		go func(j *job) {
+			defer wg.Done()
+			m := fsm.NewMachine(j)
+			for i := range fires {
+				tr, want := fsm.TriggerPausePoint, fsm.Paused
+				if i%2 == 1 {
+					tr, want = fsm.TriggerUnpause, fsm.Running
+				}
+				if _, to, err := m.Fire(tr); err != nil || to != want {
+					t.Errorf("fire %d (%s): %s, %v; want %s", i, tr, to, err, want)
+					return
+				}
+			}
+		}(jobs[w])
+	}
+	wg.Wait()
+	for w, j := range jobs {
+		if j.status != fsm.Running {
+			t.Errorf("job %d ends %s, want running after %d pause/unpause pairs", w, j.status, fires/2)
+		}
 	}
 }
