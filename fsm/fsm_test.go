@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -237,5 +238,114 @@ func TestOutOfRangeValuesAreRejectedNotPanicking(t *testing.T) {
 	var s fsm.Status
 	if err := s.UnmarshalText([]byte("bogus")); err == nil {
 		t.Fatal("UnmarshalText(bogus) succeeded")
+	}
+}
+
+// The trigger relation, as the explorer, the model and the TLA+ spec ask it:
+// the pause/resume mapping and the drainable and paused statuses, written out
+// here as QEMU 7.2 has them (job_pause_point_locked, child_job_drained_begin).
+func TestTriggerTargets(t *testing.T) {
+	for _, c := range []struct {
+		s    fsm.Status
+		t    fsm.Trigger
+		want fsm.Status
+	}{
+		{fsm.Running, fsm.TriggerPausePoint, fsm.Paused},
+		{fsm.Ready, fsm.TriggerPausePoint, fsm.Standby},
+		{fsm.Paused, fsm.TriggerUnpause, fsm.Running},
+		{fsm.Standby, fsm.TriggerUnpause, fsm.Ready},
+		{fsm.Created, fsm.TriggerCancelUnstarted, fsm.Aborting},
+		{fsm.Pending, fsm.TriggerPrepareFailed, fsm.Aborting},
+		{fsm.Aborting, fsm.TriggerAbort, fsm.Aborting},
+		{fsm.Concluded, fsm.TriggerAutoDismiss, fsm.Null},
+	} {
+		if got, ok := fsm.Target(c.s, c.t); !ok || got != c.want {
+			t.Errorf("Target(%s, %s) = %s, %v; want %s", c.s, c.t, got, ok, c.want)
+		}
+	}
+	var pausePoint, drainable, inPause []string
+	for _, s := range fsm.Statuses() {
+		if _, ok := fsm.Target(s, fsm.TriggerPausePoint); ok {
+			pausePoint = append(pausePoint, s.String())
+		}
+		if fsm.Drainable(s) {
+			drainable = append(drainable, s.String())
+		}
+		if fsm.InPause(s) {
+			inPause = append(inPause, s.String())
+		}
+	}
+	if diff := cmp.Diff([]string{"running", "ready"}, pausePoint); diff != "" {
+		t.Errorf("statuses with a pause point (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"created", "running", "paused", "ready", "standby"}, drainable); diff != "" {
+		t.Errorf("drainable statuses (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"paused", "standby"}, inPause); diff != "" {
+		t.Errorf("statuses in a pause point (-want +got):\n%s", diff)
+	}
+	for _, c := range []struct {
+		s fsm.Status
+		t fsm.Trigger
+	}{{fsm.Running, fsm.TriggerStart}, {fsm.Created, fsm.TriggerAbort}, {fsm.Status(99), fsm.TriggerStart}, {fsm.Running, fsm.Trigger(99)}} {
+		if got, ok := fsm.Target(c.s, c.t); ok {
+			t.Errorf("Target(%s, %s) = %s, want no rule", c.s, c.t, got)
+		}
+	}
+}
+
+// Target answers exactly what the declarative rules say.
+func TestTargetFollowsRules(t *testing.T) {
+	n := 0
+	for _, r := range fsm.Rules() {
+		for _, from := range r.From {
+			n++
+			if got, ok := fsm.Target(from, r.Trigger); !ok || got != r.To {
+				t.Errorf("rule %s %s -> %s: Target = %s, %v", r.Trigger, from, r.To, got, ok)
+			}
+		}
+	}
+	got := 0
+	for _, s := range fsm.Statuses() {
+		for _, tr := range fsm.Triggers() {
+			if _, ok := fsm.Target(s, tr); ok {
+				got++
+			}
+		}
+	}
+	if got != n || n != 22 {
+		t.Errorf("%d (status, trigger) pairs have a target, the rules list %d, want 22", got, n)
+	}
+}
+
+// Every job fires through the one shared machine: jobs on different
+// goroutines must not see each other's status (run under -race in CI).
+func TestJobsShareOneMachineSafely(t *testing.T) {
+	const workers, fires = 4, 500
+	jobs := make([]*job, workers)
+	var wg sync.WaitGroup
+	for w := range jobs {
+		jobs[w] = &job{status: fsm.Running}
+		wg.Add(1)
+		go func(j *job) {
+			defer wg.Done()
+			m := fsm.NewMachine(j)
+			for i := range fires {
+				tr, want := fsm.TriggerPausePoint, fsm.Paused
+				if i%2 == 1 {
+					tr, want = fsm.TriggerUnpause, fsm.Running
+				}
+				if _, to, err := m.Fire(tr); err != nil || to != want {
+					t.Errorf("fire %d (%s): %s, %v; want %s", i, tr, to, err, want)
+					return
+				}
+			}
+		}(jobs[w])
+	}
+	wg.Wait()
+	for w, j := range jobs {
+		if j.status != fsm.Running {
+			t.Errorf("job %d ends %s, want running after %d pause/unpause pairs", w, j.status, fires/2)
+		}
 	}
 }

@@ -239,8 +239,8 @@ type Sequence struct {
 	// Block: replay in block mode (real jobs, guest writes, faults).
 	Block   bool     `json:"block,omitempty"`
 	Actions []Action `json:"actions"`
-	// Want, for a pinned known bug, is the violation id the sequence
-	// produces until the bug is fixed.
+	// Want, for a failing sequence (a campaign's failure report), is the
+	// violation id the sequence produces.
 	Want string `json:"want,omitempty"`
 }
 
@@ -250,6 +250,5 @@ func (s Sequence) Replay() (*Runner, error) {
 	if s.Block {
 		r = NewBlockRunner(s.SimSeed)
 	}
-	r.ExposeKnownBugs = s.Want != ""
 	return r, r.run(s.Actions)
 }

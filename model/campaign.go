@@ -31,7 +31,7 @@ type Failure struct {
 	Actions       []Action
 	OriginalSteps int
 	// Replay is the minimized sequence, ready to save under
-	// testdata/known or testdata/regress.
+	// testdata/regress once the bug is fixed.
 	Replay Sequence
 	// Log is the minimized run's step log; Timeline renders it per job.
 	Log      []StepRecord

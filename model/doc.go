@@ -44,11 +44,8 @@
 // the backup concludes, and I11 tries bitmap commands on the bitmap a running
 // backup holds.
 //
-// Sequences under testdata/regress must pass; those under testdata/known pin
-// implementation bugs that were reported and must keep failing with their
-// stated invariant until fixed (TestKnownBugs). The generator steps around a
-// pinned bug (Runner.ExposeKnownBugs is off) so the property tests stay
-// useful for everything else.
+// Sequences under testdata/regress must pass (TestRegressions): each is a
+// campaign's minimized failure, kept once its bug was fixed.
 //
 // The mutation proof (TestPlantedBugsAreCaught) rebuilds the package's tests
 // with -tags jobfsm_mutation, which lets sim plant one of eight known bugs

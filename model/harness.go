@@ -68,10 +68,6 @@ type Runner struct {
 	Steps, Checks int
 	// Trace is every event in order, as text (determinism, I17).
 	Trace []string
-	// ExposeKnownBugs turns off the generator's detours around reported,
-	// pinned implementation bugs (testdata/known), so that their sequences
-	// replay as they were found.
-	ExposeKnownBugs bool
 }
 
 // StepRecord is what one action did, for the counterexample timeline.

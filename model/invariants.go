@@ -634,12 +634,13 @@ func checkI13(o *Obs) error {
 		if q.PauseCount < 0 {
 			return fmt.Errorf("%s: pause_count %d", q.ID, q.PauseCount)
 		}
-		switch q.Status {
-		case fsm.Paused, fsm.Standby:
+		_, hasPausePoint := fsm.Target(q.Status, fsm.TriggerPausePoint)
+		switch {
+		case fsm.InPause(q.Status):
 			if q.PauseCount == 0 {
 				return fmt.Errorf("%s sits in %s at rest with pause_count 0", q.ID, q.Status)
 			}
-		case fsm.Running, fsm.Ready:
+		case hasPausePoint:
 			if q.PauseCount > 0 {
 				return fmt.Errorf("%s is %s at rest with pause_count %d: it should have reached its pause point", q.ID, q.Status, q.PauseCount)
 			}

@@ -661,15 +661,15 @@ func (m *Model) statusStep(j *Job, to fsm.Status) error {
 		return fmt.Errorf("%s -> %s of %s not allowed: %s (model: %s)", from, to, j.ID, why, j.describe())
 	}
 	j.Status = to
-	switch {
-	case from == fsm.Running && to == fsm.Ready:
+	switch t, _ := ownTrigger(from, to); t {
+	case fsm.TriggerReady:
 		j.Readied = true
 		if j.Block {
 			m.push(j, Event{Kind: EvReady, Job: j.ID, Speed: j.Speed})
 		}
-	case to == fsm.Waiting:
+	case fsm.TriggerRunSucceeded:
 		m.txnSuccess(j)
-	case to == fsm.Aborting:
+	case fsm.TriggerRunFailed:
 		j.Failed = true
 		j.Errs = nil
 		if j.Force {
@@ -697,8 +697,12 @@ func statusGuard(j *Job, to fsm.Status) string {
 	if from == to || !fsm.Allows(from, to) {
 		return "not a JobSTT edge (I1)"
 	}
-	switch {
-	case from == fsm.Running && to == fsm.Paused, from == fsm.Ready && to == fsm.Standby:
+	t, ok := ownTrigger(from, to)
+	if !ok {
+		return "only a command or the transaction's cascade may do this"
+	}
+	switch t {
+	case fsm.TriggerPausePoint:
 		// job_pause_point_locked
 		if !j.Started || j.PauseCount <= 0 {
 			return "pause point reached with pause_count 0"
@@ -706,16 +710,16 @@ func statusGuard(j *Job, to fsm.Status) string {
 		if j.Force {
 			return "a force-cancelled job skips pause points"
 		}
-	case from == fsm.Paused && to == fsm.Running, from == fsm.Standby && to == fsm.Ready:
+	case fsm.TriggerUnpause:
 		// Leaving the pause point: every pause undone, or a cancel entered it.
 		if j.PauseCount > 0 && !j.Cancelled {
 			return "left a pause point while pause_count > 0"
 		}
-	case from == fsm.Running && to == fsm.Ready:
+	case fsm.TriggerReady:
 		if !j.Spec.Ready || j.Readied || j.Fails || j.Force {
 			return "this driver does not become ready now"
 		}
-	case to == fsm.Waiting:
+	case fsm.TriggerRunSucceeded:
 		// The run returned 0 and the job was not force-cancelled.
 		if j.Force || j.Fails {
 			return "the run cannot succeed"
@@ -723,15 +727,28 @@ func statusGuard(j *Job, to fsm.Status) string {
 		if j.Spec.Ready && !(j.Readied && (j.Completing || j.Cancelled)) {
 			return "a ready-style job finishes only after complete or a soft cancel"
 		}
-	case to == fsm.Aborting && (from == fsm.Running || from == fsm.Ready):
+	case fsm.TriggerRunFailed:
 		// job_update_rc_locked at the job's exit.
 		if !j.Force && !j.Fails && !j.MayFail {
 			return "the run neither fails nor was force-cancelled"
 		}
-	default:
-		return "only a command or the transaction's cascade may do this"
 	}
 	return ""
+}
+
+// ownTriggers are the triggers a job fires by itself, from its coroutine or
+// its exit; every other status change is a command's or the transaction's.
+var ownTriggers = [...]fsm.Trigger{fsm.TriggerPausePoint, fsm.TriggerUnpause, fsm.TriggerReady, fsm.TriggerRunSucceeded, fsm.TriggerRunFailed}
+
+// ownTrigger returns the job's own trigger that fsm's table says takes a job
+// from status from to status to.
+func ownTrigger(from, to fsm.Status) (fsm.Trigger, bool) {
+	for _, t := range ownTriggers {
+		if s, ok := fsm.Target(from, t); ok && s == to {
+			return t, true
+		}
+	}
+	return 0, false
 }
 
 func ioGuard(j *Job) bool {

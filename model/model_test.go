@@ -157,28 +157,6 @@ func TestRegressions(t *testing.T) {
 	}
 }
 
-// TestKnownBugs replays the sequences under testdata/known: each one pins a
-// bug found in the implementation and reported, and must still fail with
-// its Want violation. When one stops failing the bug is fixed: move the
-// file to testdata/regress (this test says so).
-func TestKnownBugs(t *testing.T) {
-	files, _ := filepath.Glob("testdata/known/*.json")
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			s := readSequence(t, f)
-			r, err := s.Replay()
-			var v *Violation
-			switch {
-			case err == nil:
-				t.Fatalf("%s no longer fails: the bug is fixed, move it to testdata/regress", f)
-			case !errors.As(err, &v) || v.ID != s.Want:
-				t.Fatalf("fails differently than pinned (%s): %v\n%s", s.Want, err, r.Timeline(nil))
-			}
-			t.Logf("still fails as pinned: %v", err)
-		})
-	}
-}
-
 // TestCampaign runs a small campaign and checks its counts add up.
 func TestCampaign(t *testing.T) {
 	var calls int

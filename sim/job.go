@@ -49,12 +49,24 @@ type Job struct {
 	Data any
 }
 
-// The Subject interface the job's fsm.Machine reads and writes.
+// Status returns the job's status.
+func (j *Job) Status() fsm.Status { return j.status }
 
-func (j *Job) Status() fsm.Status     { return j.status }
-func (j *Job) SetStatus(s fsm.Status) { j.status = s }
-func (j *Job) AutoDismiss() bool      { return j.autoDismiss }
-func (j *Job) Started() bool          { return j.started }
+// AutoDismiss reports whether the job was created with auto-dismiss on.
+func (j *Job) AutoDismiss() bool { return j.autoDismiss }
+
+// Started reports whether job_start ran.
+func (j *Job) Started() bool { return j.started }
+
+// machineView is the job as its fsm.Machine sees it (fsm.Subject). It is a
+// separate type so that setting the status stays out of Job's public API:
+// only the machine, firing a trigger the table allows, changes it.
+type machineView Job
+
+func (v *machineView) Status() fsm.Status     { return v.status }
+func (v *machineView) SetStatus(s fsm.Status) { v.status = s }
+func (v *machineView) AutoDismiss() bool      { return v.autoDismiss }
+func (v *machineView) Started() bool          { return v.started }
 
 // ID returns the job id.
 func (j *Job) ID() string { return j.id }

@@ -140,7 +140,7 @@ func (m *Manager) Create(spec JobSpec) (*Job, error) {
 		pauseCount: 1, paused: true, iostatus: IOStatusOK,
 		blockJob: spec.Driver.Type().IsBlockJob(),
 	}
-	j.machine = fsm.NewMachine(j)
+	j.machine = fsm.NewMachine((*machineView)(j))
 	j.next = m.head
 	if m.head != nil {
 		m.head.prev = j
@@ -166,7 +166,7 @@ var errNegativeSpeed = qerr.Generic("Parameter 'speed' expects a non-negative va
 // Start starts a created job (job_start) and enters its run at once, as
 // aio_co_enter does from the main loop: it runs until it first waits.
 func (m *Manager) Start(j *Job) error {
-	if j.status != fsm.Created || j.started {
+	if !j.machine.CanFire(fsm.TriggerStart) {
 		return fmt.Errorf("sim: job %q cannot start in status %s", j.id, j.status)
 	}
 	j.pauseCount--
@@ -486,7 +486,7 @@ func (m *Manager) completed(j *Job) {
 
 // updateRC is job_update_rc_locked: a forced cancel with ret 0 becomes
 // -ECANCELED, and a failure moves the job to aborting. via names the
-// trigger when the job is pending (prepare-failed or abort).
+// trigger to prefer where the table allows it (prepare-failed in pending).
 func (m *Manager) updateRC(j *Job, via fsm.Trigger) {
 	if j.ret == 0 && j.forceCancelled {
 		j.ret = ECANCELED
@@ -497,16 +497,23 @@ func (m *Manager) updateRC(j *Job, via fsm.Trigger) {
 	if !j.hasErr {
 		j.err, j.hasErr = j.ret.String(), true
 	}
-	switch j.status {
-	case fsm.Created:
-		m.fire(j, fsm.TriggerCancelUnstarted)
-	case fsm.Running, fsm.Ready:
-		m.fire(j, fsm.TriggerRunFailed)
-	case fsm.Pending:
-		m.fire(j, via)
-	default:
-		m.fire(j, fsm.TriggerAbort)
+	// Which failure it is depends on how far the job got; the table knows:
+	// unstarted, failed run, the caller's (prepare-failed in pending), or a
+	// late abort. The last one is fired even when refused, so that the
+	// table's refusal surfaces.
+	m.fireFirst(j, fsm.TriggerCancelUnstarted, fsm.TriggerRunFailed, via, fsm.TriggerAbort)
+}
+
+// fireFirst fires the first of ts that the table allows the job now, and the
+// last one (to be refused) when it allows none.
+func (m *Manager) fireFirst(j *Job, ts ...fsm.Trigger) {
+	for _, t := range ts[:len(ts)-1] {
+		if j.machine.CanFire(t) {
+			m.fire(j, t)
+			return
+		}
 	}
+	m.fire(j, ts[len(ts)-1])
 }
 
 // txnSuccess is job_completed_txn_success_locked.

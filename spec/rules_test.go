@@ -4,9 +4,11 @@ package spec_test
 // expected value below was written by hand from the specification (and the
 // QEMU 7.2 reference it restates), never copied from this code's output.
 // Scenario files under sim/testdata/lifecycle are the lifecycle tests'
-// hand-written expectations; the tests here name the rules each one checks.
+// hand-written expectations, and those under testdata/rules this package's;
+// the tests here name the rules each one checks.
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -21,17 +23,40 @@ import (
 	"github.com/jobfsm/jobfsm/sim"
 )
 
-// play runs a scenario (file name under sim/testdata/lifecycle, or inline
-// JSON) with a few seeds and fails on any unmet expectation.
-func play(t *testing.T, src string) *scenario.Result {
+// scenarioDirs hold the scenarios the rules are checked on: the simulator's
+// lifecycle corpus and this package's rule scenarios (testdata/rules).
+var scenarioDirs = []string{filepath.Join("..", "sim", "testdata", "lifecycle"), filepath.Join("testdata", "rules")}
+
+// scenarioFiles returns every scenario file, by name (the file name without
+// .json). A missing directory or a name in both directories is an error.
+func scenarioFiles(t *testing.T) map[string]string {
 	t.Helper()
-	var s *scenario.Scenario
-	var err error
-	if strings.HasPrefix(strings.TrimSpace(src), "{") {
-		s, err = scenario.Parse([]byte(src))
-	} else {
-		s, err = scenario.Load(filepath.Join("..", "sim", "testdata", "lifecycle", src+".json"))
+	out := map[string]string{}
+	for _, dir := range scenarioDirs {
+		files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no scenarios under %s (%v)", dir, err)
+		}
+		for _, f := range files {
+			name := strings.TrimSuffix(filepath.Base(f), ".json")
+			if prev, ok := out[name]; ok {
+				t.Fatalf("scenario %s is both %s and %s", name, prev, f)
+			}
+			out[name] = f
+		}
 	}
+	return out
+}
+
+// play runs the scenario named name with a few seeds and fails on any unmet
+// expectation.
+func play(t *testing.T, name string) *scenario.Result {
+	t.Helper()
+	f, ok := scenarioFiles(t)[name]
+	if !ok {
+		t.Fatalf("no scenario %s under %v", name, scenarioDirs)
+	}
+	s, err := scenario.Load(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,33 +78,32 @@ func playAll(t *testing.T, names ...string) {
 	}
 }
 
-// allScenarios runs every lifecycle scenario file and the inline scenarios
-// of this file, for the properties that must hold in any run.
-func allScenarios(t *testing.T) []*scenario.Result {
+// loadAll loads every scenario, in name order.
+func loadAll(t *testing.T) []*scenario.Scenario {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("..", "sim", "testdata", "lifecycle", "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no lifecycle scenarios (%v)", err)
-	}
-	var out []*scenario.Result
-	for _, f := range files {
-		s, err := scenario.Load(f)
+	files := scenarioFiles(t)
+	names := slices.Sorted(maps.Keys(files))
+	out := make([]*scenario.Scenario, len(names))
+	for i, n := range names {
+		s, err := scenario.Load(files[n])
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, s.Run())
-	}
-	for _, js := range inline {
-		s, err := scenario.Parse([]byte(js))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s.Run())
+		out[i] = s
 	}
 	return out
 }
 
-var inline = []string{rollbackUnstarted, nonBlockJob, txnMixedFinalize, readyPayloads}
+// allScenarios runs every scenario once, for the properties that must hold
+// in any run.
+func allScenarios(t *testing.T) []*scenario.Result {
+	t.Helper()
+	var out []*scenario.Result
+	for _, s := range loadAll(t) {
+		out = append(out, s.Run())
+	}
+	return out
+}
 
 // Checks: R1, R2
 func TestStatusAndVerbNames(t *testing.T) {
@@ -194,46 +218,12 @@ func TestBadInput(t *testing.T) { play(t, "bad_input") }
 
 // Checks: R6, R20
 func TestRefusedVerbsChangeNothing(t *testing.T) {
-	play(t, `{"name": "refused", "jobs": {"j0": {"steps": 2}},
-	  "steps": [
-	    {"op": "create", "id": "j0", "manual_finalize": true, "manual_dismiss": true},
-	    {"op": "job-dismiss", "id": "j0", "error": "Job 'j0' in state 'created' cannot accept command verb 'dismiss'"},
-	    {"op": "start", "id": "j0"},
-	    {"op": "until", "id": "j0", "status": "pending"},
-	    {"op": "job-pause", "id": "j0", "error": "Job 'j0' in state 'pending' cannot accept command verb 'pause'"},
-	    {"op": "block-job-set-speed", "id": "j0", "speed": 5, "error": "Job 'j0' in state 'pending' cannot accept command verb 'set-speed'"},
-	    {"op": "job-dismiss", "id": "j0", "error": "Job 'j0' in state 'pending' cannot accept command verb 'dismiss'"},
-	    {"op": "query", "id": "j0", "status": "pending"},
-	    {"op": "job-finalize", "id": "j0"},
-	    {"op": "job-cancel", "id": "j0", "error": "Job 'j0' in state 'concluded' cannot accept command verb 'cancel'"},
-	    {"op": "job-finalize", "id": "j0", "error": "Job 'j0' in state 'concluded' cannot accept command verb 'finalize'"},
-	    {"op": "query", "id": "j0", "status": "concluded", "job_error": ""},
-	    {"op": "job-dismiss", "id": "j0"},
-	    {"op": "job-dismiss", "id": "j0", "error": "Job not found"}
-	  ],
-	  "events": ["j0 created", "j0 running", "j0 waiting", "j0 pending", "BLOCK_JOB_PENDING j0",
-	             "BLOCK_JOB_COMPLETED j0", "j0 concluded", "j0 null"]}`)
+	play(t, "refused")
 }
 
 // Checks: R7, R8, R9
 func TestJobIDs(t *testing.T) {
-	play(t, `{"name": "ids", "jobs": {"j0": {"steps": 1}, "a.b-c_9": {"steps": 1}, "_x": {"steps": 1}, "a b": {"steps": 1}},
-	  "steps": [
-	    {"op": "create", "id": "_x", "error": "Invalid job ID '_x'"},
-	    {"op": "create", "id": "a b", "error": "Invalid job ID 'a b'"},
-	    {"op": "create", "id": "a.b-c_9"},
-	    {"op": "create", "id": "j0", "manual_dismiss": true},
-	    {"op": "create", "id": "j0", "error": "Job ID 'j0' already in use"},
-	    {"op": "start", "id": "j0"},
-	    {"op": "run"},
-	    {"op": "query", "id": "j0", "status": "concluded"},
-	    {"op": "create", "id": "j0", "error": "Job ID 'j0' already in use"},
-	    {"op": "job-dismiss", "id": "j0"},
-	    {"op": "create", "id": "j0"},
-	    {"op": "query", "id": "j0", "status": "created"}
-	  ],
-	  "events": ["a.b-c_9 created", "j0 created", "j0 running", "j0 waiting", "j0 pending",
-	             "BLOCK_JOB_COMPLETED j0", "j0 concluded", "j0 null", "j0 created"]}`)
+	play(t, "ids")
 	// R9: pause_count is 1 at creation and 0 once started.
 	m := sim.New(sim.Options{})
 	j, err := m.Create(sim.JobSpec{ID: "p", Driver: sim.NewTestDriver(sim.TestSpec{Steps: 1})})
@@ -251,23 +241,9 @@ func TestJobIDs(t *testing.T) {
 	}
 }
 
-const nonBlockJob = `{"name": "non-block", "jobs": {"c0": {"type": "create", "steps": 2}},
-  "steps": [
-    {"op": "create", "id": "c0", "manual_dismiss": true},
-    {"op": "block-job-pause", "id": "c0", "error": "Block job 'c0' not found", "class": "DeviceNotActive"},
-    {"op": "job-pause", "id": "c0"},
-    {"op": "job-resume", "id": "c0"},
-    {"op": "start", "id": "c0"},
-    {"op": "run"},
-    {"op": "block-job-dismiss", "id": "c0", "error": "Block job 'c0' not found", "class": "DeviceNotActive"},
-    {"op": "query", "id": "c0", "status": "concluded"},
-    {"op": "job-dismiss", "id": "c0"}
-  ],
-  "events": ["c0 created", "c0 running", "c0 waiting", "c0 pending", "c0 concluded", "c0 null"]}`
-
 // Checks: R11, R37, R38
 func TestNonBlockJob(t *testing.T) {
-	play(t, nonBlockJob)
+	play(t, "non_block")
 	m := sim.New(sim.Options{})
 	if _, err := m.Create(sim.JobSpec{ID: "c0", Driver: sim.NewTestDriver(sim.TestSpec{Type: sim.TypeCreate, Steps: 1})}); err != nil {
 		t.Fatal(err)
@@ -280,24 +256,7 @@ func TestNonBlockJob(t *testing.T) {
 // Checks: R12, R13, R14, R15
 func TestPausing(t *testing.T) {
 	playAll(t, "pause_nesting", "cancel_standby", "flags_manual_both")
-	play(t, `{"name": "pause-resume", "jobs": {"j0": {"steps": 5}},
-	  "steps": [
-	    {"op": "create", "id": "j0"},
-	    {"op": "job-pause", "id": "j0"},
-	    {"op": "start", "id": "j0"},
-	    {"op": "settle"},
-	    {"op": "query", "id": "j0", "status": "paused"},
-	    {"op": "job-resume", "id": "j0"},
-	    {"op": "job-resume", "id": "j0", "error": "Can't resume a job that was not paused"},
-	    {"op": "advance", "ns": 1500000},
-	    {"op": "block-job-pause", "id": "j0"},
-	    {"op": "block-job-pause", "id": "j0", "error": "Job is already paused"},
-	    {"op": "advance", "ns": 10000000},
-	    {"op": "block-job-resume", "id": "j0"},
-	    {"op": "run"}
-	  ],
-	  "events": ["j0 created", "j0 running", "j0 paused", "j0 running", "j0 paused", "j0 running",
-	             "j0 waiting", "j0 pending", "BLOCK_JOB_COMPLETED j0", "j0 concluded", "j0 null"]}`)
+	play(t, "pause_resume")
 }
 
 // R39's paused field is pause_count > 0, whatever the status: a drain of a
@@ -342,47 +301,15 @@ func TestCancel(t *testing.T) {
 // Checks: R21, R48
 func TestComplete(t *testing.T) {
 	playAll(t, "standby_complete", "cancel_ready_soft")
-	play(t, `{"name": "complete", "jobs": {"m": {"steps": 2, "ready": true}},
-	  "steps": [
-	    {"op": "create", "id": "m"},
-	    {"op": "start", "id": "m"},
-	    {"op": "job-complete", "id": "m", "error": "Job 'm' in state 'running' cannot accept command verb 'complete'"},
-	    {"op": "until", "id": "m", "status": "ready"},
-	    {"op": "job-complete", "id": "m"},
-	    {"op": "block-job-complete", "id": "m"},
-	    {"op": "run"}
-	  ],
-	  "events": ["m created", "m running", "m ready", "BLOCK_JOB_READY m", "m waiting", "m pending",
-	             "BLOCK_JOB_COMPLETED m", "m concluded", "m null"],
-	  "calls": {"m": ["complete", "complete", "prepare", "commit", "clean", "free"]}}`)
+	play(t, "complete")
 }
 
 // Checks: R23, R24, R25, R28, R29
 func TestSuccessfulCompletion(t *testing.T) {
 	playAll(t, "flags_auto_auto", "flags_manual_finalize", "flags_manual_dismiss", "flags_manual_both",
 		"txn3_success", "txn2_manual_finalize")
-	play(t, txnMixedFinalize)
+	play(t, "txn_mixed_finalize")
 }
-
-// Only b has auto-finalize off: only b emits BLOCK_JOB_PENDING, and nobody
-// finalizes until a job-finalize of a (which has auto-finalize on)
-// finalizes both, in list order (b is newer).
-const txnMixedFinalize = `{"name": "txn-mixed-finalize", "jobs": {"a": {"steps": 1}, "b": {"steps": 3}},
-  "steps": [
-    {"op": "create", "id": "a", "txn": "t"},
-    {"op": "create", "id": "b", "txn": "t", "manual_finalize": true},
-    {"op": "start", "id": "a"},
-    {"op": "start", "id": "b"},
-    {"op": "run"},
-    {"op": "query", "id": "a", "status": "pending"},
-    {"op": "job-finalize", "id": "a"},
-    {"op": "query", "id": "b", "status": "null"}
-  ],
-  "events": ["a created", "b created", "a running", "b running", "a waiting", "b waiting",
-             "b pending", "BLOCK_JOB_PENDING b", "a pending",
-             "BLOCK_JOB_COMPLETED b", "b concluded", "b null",
-             "BLOCK_JOB_COMPLETED a", "a concluded", "a null"],
-  "calls": {"a": ["prepare", "commit", "clean", "free"], "b": ["prepare", "commit", "clean", "free"]}}`
 
 // Checks: R26, R27, R28, R31
 func TestFailureAndTransactionAbort(t *testing.T) {
@@ -390,25 +317,8 @@ func TestFailureAndTransactionAbort(t *testing.T) {
 		"txn2_prepare_fails", "txn3_one_fails", "txn3_one_fails_others_waiting", "txn5_one_fails")
 }
 
-// Two backups created in one grouped transaction and rolled back before
-// either started: reference §4.5 shows created(a), created(b), aborting(b),
-// concluded(b), null(b) and then QEMU hangs; the corrected rule (D1)
-// completes a directly.
-const rollbackUnstarted = `{"name": "rollback-unstarted", "jobs": {"a": {"steps": 2}, "b": {"steps": 2}},
-  "steps": [
-    {"op": "create", "id": "a", "txn": "t", "manual_dismiss": true},
-    {"op": "create", "id": "b", "txn": "t", "manual_dismiss": true},
-    {"op": "job-cancel", "id": "b"},
-    {"op": "run"},
-    {"op": "query", "id": "a", "status": "null"},
-    {"op": "query", "id": "b", "status": "null"}
-  ],
-  "events": ["a created", "b created", "b aborting", "b concluded", "b null",
-             "a aborting", "a concluded", "a null"],
-  "calls": {"a": ["abort", "clean", "free"], "b": ["abort", "clean", "free"]}}`
-
 // Checks: R19, R33
-func TestRollbackOfUnstartedJobs(t *testing.T) { play(t, rollbackUnstarted) }
+func TestRollbackOfUnstartedJobs(t *testing.T) { play(t, "rollback_unstarted") }
 
 // Properties of every run: each started block job emits exactly one of
 // COMPLETED/CANCELLED, after pending/aborting and before concluded; a job
@@ -490,17 +400,7 @@ func TestAtomicityInEveryRun(t *testing.T) {
 // Checks: R30
 func TestConcludedUntilDismissed(t *testing.T) {
 	playAll(t, "flags_manual_dismiss", "cancel_concluded")
-	play(t, `{"name": "concluded-error", "jobs": {"j0": {"steps": 3, "fail_at": 2}},
-	  "steps": [
-	    {"op": "create", "id": "j0", "manual_dismiss": true},
-	    {"op": "start", "id": "j0"},
-	    {"op": "run"},
-	    {"op": "query", "id": "j0", "status": "concluded", "job_error": "Input/output error"},
-	    {"op": "job-dismiss", "id": "j0"},
-	    {"op": "query", "id": "j0", "status": "null"}
-	  ],
-	  "events": ["j0 created", "j0 running", "j0 aborting", "BLOCK_JOB_COMPLETED j0 error=Input/output error",
-	             "j0 concluded", "j0 null"]}`)
+	play(t, "concluded_error")
 }
 
 // Every combination of transaction size (1–3), per-member outcome (success,
@@ -594,25 +494,9 @@ func liveness(t *testing.T, kinds []string, flags int) {
 	}
 }
 
-const readyPayloads = `{"name": "payloads", "jobs": {"m": {"steps": 2, "ready": true, "step_bytes": 1024},
-    "f": {"steps": 3, "fail_at": 2, "step_bytes": 512}, "p": {"steps": 1, "step_bytes": 100}},
-  "steps": [
-    {"op": "create", "id": "m"},
-    {"op": "create", "id": "f"},
-    {"op": "create", "id": "p", "manual_finalize": true},
-    {"op": "start", "id": "m"},
-    {"op": "start", "id": "f"},
-    {"op": "start", "id": "p"},
-    {"op": "until", "id": "m", "status": "ready"},
-    {"op": "run"},
-    {"op": "job-cancel", "id": "m"},
-    {"op": "job-finalize", "id": "p"},
-    {"op": "run"}
-  ]}`
-
 // Checks: R35, R36
 func TestEventPayloads(t *testing.T) {
-	res := play(t, readyPayloads)
+	res := play(t, "payloads")
 	keys := map[sim.EventName][]string{}
 	for _, e := range res.Events {
 		var ks []string
@@ -746,26 +630,12 @@ func TestErrorPolicies(t *testing.T) {
 		t.Fatalf("resume: %v, io-status %s", err, j.IOStatus())
 	}
 	// enospc with EIO reports: the job fails.
-	play(t, `{"name": "enospc-eio", "jobs": {"j0": {"steps": 3, "io_error_at": 2, "on_error": "enospc"}},
-	  "steps": [{"op": "create", "id": "j0"}, {"op": "start", "id": "j0"}, {"op": "run"}],
-	  "events": ["j0 created", "j0 running", "BLOCK_JOB_ERROR j0 write report", "j0 aborting",
-	             "BLOCK_JOB_COMPLETED j0 error=Input/output error", "j0 concluded", "j0 null"]}`)
+	play(t, "enospc_eio")
 }
 
 // Checks: R51
 func TestDeterministicRuns(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join("..", "sim", "testdata", "lifecycle", "*.json"))
-	for _, f := range append(files, "") {
-		var s *scenario.Scenario
-		var err error
-		if f == "" {
-			s, err = scenario.Parse([]byte(readyPayloads))
-		} else {
-			s, err = scenario.Load(f)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, s := range loadAll(t) {
 		for _, seed := range []uint64{0, 42} {
 			s.Seed = seed
 			var tr1, tr2 []sim.TraceRecord

@@ -82,9 +82,12 @@ AbortInProgress(t) == aborting[t] /\ Members(t) # {}
 Blocked == \E t \in Txns : AbortInProgress(t)
 
 PauseCount(j) == (IF started[j] THEN 0 ELSE 1) + (IF userPaused[j] THEN 1 ELSE 0) + drains[j]
-InPause(j) == status[j] \in {"paused", "standby"}
-Resumed(s) == IF s = "standby" THEN "ready" ELSE "running"
-Paused(s) == IF s = "ready" THEN "standby" ELSE "paused"
+\* The pause/resume mapping is the table's (running <-> paused,
+\* ready <-> standby); a zero-arity name, so TLC computes the set once.
+InPauseStatuses == Applies("unpause")
+InPause(j) == status[j] \in InPauseStatuses
+Resumed(s) == Target("unpause", s)
+Paused(s) == Target("pause-point", s)
 AutoDismissed(j) == j \notin ManualDismiss \/ ~started[j]
 
 \* The other members that a transaction abort started by j force-cancels
@@ -263,7 +266,7 @@ Dismiss(j) ==
 \* e.g. the bdrv_drain_all of a QMP transaction: an internal pause.
 DrainBegin(j) ==
     /\ ~Blocked
-    /\ status[j] \in {"created", "running", "paused", "ready", "standby"}
+    /\ status[j] \in Drainable
     /\ drains[j] < MaxDrains
     /\ drains' = [drains EXCEPT ![j] = @ + 1]
     /\ UNCHANGED <<status, started, deferred, userPaused, cancelled, forced, ret, completeReq, graph, bitmap, aborting>>

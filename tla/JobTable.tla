@@ -46,4 +46,42 @@ VerbTable(v) ==
 \* Permits(s, v): JobVerbTable accepts verb v in status s.
 Permits(s, v) == s \in VerbTable(v)
 
+\* fsm's internal triggers, each named after what moves the job in QEMU.
+Triggers == {"create", "start", "pause-point", "unpause", "ready", "run-succeeded", "all-members-done", "run-failed", "cancel-unstarted", "abort", "prepare-failed", "conclude", "auto-dismiss", "dismiss", "early-fail"}
+
+\* The trigger relation, rule by rule (guards aside): <<trigger, from, to>>.
+Steps == {
+    <<"create", "undefined", "created">>,
+    <<"start", "created", "running">>,
+    <<"pause-point", "running", "paused">>,
+    <<"pause-point", "ready", "standby">>,
+    <<"unpause", "paused", "running">>,
+    <<"unpause", "standby", "ready">>,
+    <<"ready", "running", "ready">>,
+    <<"run-succeeded", "running", "waiting">>,
+    <<"run-succeeded", "ready", "waiting">>,
+    <<"all-members-done", "waiting", "pending">>,
+    <<"run-failed", "running", "aborting">>,
+    <<"run-failed", "ready", "aborting">>,
+    <<"cancel-unstarted", "created", "aborting">>,
+    <<"abort", "waiting", "aborting">>,
+    <<"abort", "pending", "aborting">>,
+    <<"abort", "aborting", "aborting">>,
+    <<"prepare-failed", "pending", "aborting">>,
+    <<"conclude", "pending", "concluded">>,
+    <<"conclude", "aborting", "concluded">>,
+    <<"auto-dismiss", "concluded", "null">>,
+    <<"dismiss", "concluded", "null">>,
+    <<"early-fail", "created", "null">>
+}
+
+\* Applies(t): the statuses in which trigger t has a rule.
+Applies(t) == {s \in Statuses : \E to \in Statuses : <<t, s, to>> \in Steps}
+
+\* Target(t, s): where trigger t takes a job in status s (s \in Applies(t)).
+Target(t, s) == CHOOSE to \in Statuses : <<t, s, to>> \in Steps
+
+\* The statuses in which a job can enter a drained section.
+Drainable == {"created", "running", "paused", "ready", "standby"}
+
 =============================================================================

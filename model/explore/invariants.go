@@ -96,7 +96,7 @@ var Invariants = []Invariant{
 	{"PauseConsistent", "I13", func(c *Config, s *State) bool {
 		for j := 0; j < c.N; j++ {
 			o := &s.J[j]
-			if inPause(o.St) && !(pauseCount(o) > 0 || (o.has(fForced) && s.Abort&c.txn(j) != 0)) {
+			if fsm.InPause(o.St) && !(pauseCount(o) > 0 || (o.has(fForced) && s.Abort&c.txn(j) != 0)) {
 				return false
 			}
 		}

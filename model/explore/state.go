@@ -141,22 +141,6 @@ func pauseCount(j *Job) int {
 	return n
 }
 
-func inPause(s fsm.Status) bool { return s == fsm.Paused || s == fsm.Standby }
-
-func resumed(s fsm.Status) fsm.Status {
-	if s == fsm.Standby {
-		return fsm.Ready
-	}
-	return fsm.Running
-}
-
-func pausedOf(s fsm.Status) fsm.Status {
-	if s == fsm.Ready {
-		return fsm.Standby
-	}
-	return fsm.Paused
-}
-
 // IllegalEdgeError is the spec's Hop assertion: a step tried a status change
 // that is not an edge of fsm's table.
 type IllegalEdgeError struct{ From, To fsm.Status }
@@ -171,6 +155,16 @@ type gen struct {
 	s    *State
 	emit func(next *State, action string)
 	err  error // first Hop failure
+}
+
+// fire is the spec's Hop(s, Target(t, s)): the status trigger t takes s to,
+// as fsm's table says (the pause/resume mapping, for one).
+func (g *gen) fire(s fsm.Status, t fsm.Trigger) fsm.Status {
+	to, ok := fsm.Target(s, t)
+	if !ok && g.err == nil {
+		g.err = &fsm.TransitionError{Trigger: t, From: s}
+	}
+	return to
 }
 
 func (g *gen) hop(a, b fsm.Status) fsm.Status {
@@ -431,13 +425,10 @@ func (g *gen) client(j int) {
 		g.out(&n, "Dismiss")
 	}
 	// DrainBegin
-	switch st {
-	case fsm.Created, fsm.Running, fsm.Paused, fsm.Ready, fsm.Standby:
-		if int(o.Drains) < c.MaxDrains {
-			n := *s
-			n.J[j].Drains++
-			g.out(&n, "DrainBegin")
-		}
+	if fsm.Drainable(st) && int(o.Drains) < c.MaxDrains {
+		n := *s
+		n.J[j].Drains++
+		g.out(&n, "DrainBegin")
 	}
 	// DrainEnd
 	if o.Drains > 0 {
@@ -451,8 +442,8 @@ func (g *gen) client(j int) {
 // unpauseIfFree is UnpauseIfFree(j, pc) applied to n.
 func (g *gen) unpauseIfFree(n *State, j int, pc int) {
 	o := &g.s.J[j]
-	if pc == 0 && o.has(fStarted) && !o.has(fDeferred) && inPause(o.St) {
-		n.J[j].St = g.hop(o.St, resumed(o.St))
+	if pc == 0 && o.has(fStarted) && !o.has(fDeferred) && fsm.InPause(o.St) {
+		n.J[j].St = g.fire(o.St, fsm.TriggerUnpause)
 	}
 }
 
@@ -461,7 +452,7 @@ func (g *gen) cancel(j int, force bool) {
 	o := &s.J[j]
 	eff := true
 	if c.in(c.ReadyJobs, j) {
-		eff = force || !(o.St == fsm.Ready || o.St == fsm.Standby)
+		eff = force || !o.St.IsReady()
 	}
 	setC := eff || !o.has(fDeferred)
 	c1 := o.has(fCancelled) || setC
@@ -487,8 +478,8 @@ func (g *gen) cancel(j int, force bool) {
 		n.J[j].set(fCancelled, c1)
 		n.J[j].set(fForced, f1)
 	default:
-		if !o.has(fDeferred) && inPause(o.St) {
-			n.J[j].St = g.hop(o.St, resumed(o.St))
+		if !o.has(fDeferred) && fsm.InPause(o.St) {
+			n.J[j].St = g.fire(o.St, fsm.TriggerUnpause)
 		}
 		n.J[j].set(fUserPaused, false)
 		n.J[j].set(fCancelled, c1)
@@ -506,7 +497,7 @@ func (g *gen) jobSteps(j int) {
 		// PausePoint
 		if pauseCount(o) > 0 && !o.has(fForced) {
 			n := *s
-			n.J[j].St = g.hop(st, pausedOf(st))
+			n.J[j].St = g.fire(st, fsm.TriggerPausePoint)
 			g.out(&n, "PausePoint")
 		}
 		// Ready
@@ -603,9 +594,9 @@ func (g *gen) abortNext(t uint8) {
 		n := *s
 		g.single(&n, h, s0)
 		g.out(&n, "AbortNext")
-	case o.has(fStarted) && !o.has(fDeferred) && inPause(o.St):
+	case o.has(fStarted) && !o.has(fDeferred) && fsm.InPause(o.St):
 		n := *s
-		n.J[h].St = g.hop(o.St, resumed(o.St))
+		n.J[h].St = g.fire(o.St, fsm.TriggerUnpause)
 		g.out(&n, "AbortNext(enter)")
 	}
 }

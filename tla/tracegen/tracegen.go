@@ -297,14 +297,11 @@ func (g *gen) drain(jb *job) {
 	if !jb.created {
 		return
 	}
-	switch jb.status {
-	case fsm.Created, fsm.Running, fsm.Paused, fsm.Ready, fsm.Standby:
-		if jb.drains < g.hdr.MaxDrains && g.chance(2) {
-			g.write(Line{TraceRecord: sim.TraceRecord{Time: g.m.Now(), Op: "drain", Job: jb.id}, Action: "begin"})
-			jb.drains++
-			g.m.DrainBegin(jb.j)
-			return
-		}
+	if fsm.Drainable(jb.status) && jb.drains < g.hdr.MaxDrains && g.chance(2) {
+		g.write(Line{TraceRecord: sim.TraceRecord{Time: g.m.Now(), Op: "drain", Job: jb.id}, Action: "begin"})
+		jb.drains++
+		g.m.DrainBegin(jb.j)
+		return
 	}
 	if jb.drains > 0 && jb.status != fsm.Null {
 		g.write(Line{TraceRecord: sim.TraceRecord{Time: g.m.Now(), Op: "drain", Job: jb.id}, Action: "end"})
