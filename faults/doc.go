@@ -26,7 +26,7 @@
 //	  {"drop":    {"event": "BLOCK_JOB_COMPLETED", "job": "j0"}},
 //	  {"delay":   {"event": "BLOCK_JOB_READY", "messages": 2}},
 //	  {"close":   {"monitor": 1, "after_messages": 5}},
-//	  {"restart": {"before_event": "BLOCK_JOB_PENDING", "job": "j0"}},
+//	  {"restart": {"before_event": "BLOCK_JOB_READY", "job": "m0"}},
 //	  {"io":      {"node": "src", "offset": 65536, "op": "read", "errno": 5}}
 //	]}
 package faults
