@@ -59,8 +59,9 @@ type Message struct {
 // concurrent use: every connection's writer calls into it.
 type Injector struct {
 	plan *Plan
-	// Restart, when set, restarts the daemon (qmp.Server.Restart); it is
-	// called on its own goroutine.
+	// Restart, when set, restarts the daemon (qmp.Server.Restart). It is
+	// called from the monitor's writer, before that connection is closed,
+	// and must not wait for that writer.
 	Restart func()
 	// Logf, when set, receives every record as one line.
 	Logf func(format string, args ...any)
@@ -374,10 +375,12 @@ func (c *conn) Write(p []byte) (int, error) {
 	err := c.out(pass)
 	if closeNow {
 		c.closed = true
-		_ = c.Close()
 		if restart && in.Restart != nil {
-			go in.Restart()
+			// Before the client sees its connection end: a client that
+			// reconnects at once must find the restarted daemon.
+			in.Restart()
 		}
+		_ = c.Close()
 		return len(p), net.ErrClosed
 	}
 	return len(p), err
