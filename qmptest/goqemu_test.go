@@ -22,8 +22,8 @@ import (
 	"testing"
 	"time"
 
-	goqmp "github.com/digitalocean/go-qemu/qmp"
 	"github.com/digitalocean/go-qemu/qemu"
+	goqmp "github.com/digitalocean/go-qemu/qmp"
 
 	"github.com/jobfsm/jobfsm/faults"
 )
