@@ -15,12 +15,22 @@ func (d *Dispatcher) OnCommand(fn CommandHook) {
 	}
 }
 
-// wrapHandlers makes every handler call the hooks after it ran.
-func (d *Dispatcher) wrapHandlers() {
+// wrapHandlers makes the named handlers (all when none is named) call the
+// hooks after they ran.
+func (d *Dispatcher) wrapHandlers(names ...string) {
 	if len(d.hooks) == 0 {
 		return
 	}
-	for name, h := range d.handlers {
+	if len(names) == 0 {
+		for name := range d.handlers {
+			names = append(names, name)
+		}
+	}
+	for _, name := range names {
+		h, ok := d.handlers[name]
+		if !ok {
+			continue
+		}
 		d.handlers[name] = func(s *Session, args *Object) (any, error) {
 			res, err := h(s, args)
 			for _, fn := range d.hooks {

@@ -1,6 +1,7 @@
 package qmptest
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -111,21 +112,48 @@ func TestCloseBeforeEventThenReconnectAndQuery(t *testing.T) {
 	}
 }
 
-func TestRestartLosesJobsAndNodes(t *testing.T) {
-	srv := NewServer(t, Options{Faults: MustPlan(t, `{"rules": [{"restart": {"before_event": "BLOCK_JOB_COMPLETED"}}]}`)})
+func TestRestartEndsJobsAndNonPersistentBitmapsKeepsNodes(t *testing.T) {
+	srv := NewServer(t, Options{Faults: MustPlan(t, `{"rules": [{"restart": {"before_event": "BLOCK_JOB_READY"}}]}`)})
 	nullNodes(t, srv, 1<<20, "src", "dst")
+	srv.MustExec(t, "block-dirty-bitmap-add", map[string]any{"node": "src", "name": "bm0"})
 	cl := dial(t, srv.Path)
-	cl.must("blockdev-backup", backupArgs("b0", "src", "dst"))
-	if err := cl.waitStatus("b0", "concluded"); err == nil {
-		t.Fatal("b0 concluded on a daemon that was to restart before BLOCK_JOB_COMPLETED")
+	cl.must("blockdev-mirror", map[string]any{"job-id": "m0", "device": "src", "target": "dst", "sync": "full", "auto-dismiss": false})
+	if err := cl.waitStatus("m0", "concluded"); err == nil {
+		t.Fatal("m0 concluded on a daemon that was to restart before BLOCK_JOB_READY")
+	}
+	// QEMU emits the ready status change, then BLOCK_JOB_READY.
+	if got := strings.Join(cl.names(), ", "); !strings.HasSuffix(got, "ready m0") {
+		t.Errorf("events before the restart = %s, want them to end with ready m0", got)
 	}
 	cl = dial(t, srv.Path)
 	if jobs := cl.jobs(); len(jobs) != 0 {
 		t.Errorf("query-jobs after the restart = %+v, want none", jobs)
 	}
-	if nodes := string(cl.must("query-named-block-nodes", nil)); nodes != "[]" {
-		t.Errorf("nodes after the restart = %s, want []", nodes)
+	var nodes []struct {
+		NodeName     string `json:"node-name"`
+		DirtyBitmaps []any  `json:"dirty-bitmaps"`
 	}
+	if err := json.Unmarshal(cl.must("query-named-block-nodes", nil), &nodes); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, n := range nodes {
+		names = append(names, n.NodeName)
+		if len(n.DirtyBitmaps) != 0 {
+			t.Errorf("node %s keeps bitmaps %v after the restart", n.NodeName, n.DirtyBitmaps)
+		}
+	}
+	// The mirror's filter node is gone with the job.
+	if got := strings.Join(names, " "); got != "dst src" && got != "src dst" {
+		t.Errorf("nodes after the restart = %q, want src and dst", got)
+	}
+	// The restarted daemon runs jobs on them again.
+	cl.must("blockdev-backup", backupArgs("b1", "src", "dst"))
+	if err := cl.waitStatus("b1", "concluded"); err != nil {
+		t.Fatal(err)
+	}
+	cl.jobs()
+	cl.must("job-dismiss", map[string]any{"id": "b1"})
 	log := srv.Faults()
 	if len(log) != 1 || log[0].Detail != "daemon restarted before the event" {
 		t.Errorf("fault log = %v", log)
