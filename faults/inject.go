@@ -100,6 +100,16 @@ func (in *Injector) Log() []Record {
 	return append([]Record(nil), in.log...)
 }
 
+// Mark returns the next number of the sequence that orders records and
+// messages, for something else to be placed among them (qmptest numbers
+// the simulator's events with it as they are produced).
+func (in *Injector) Mark() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.seq++
+	return in.seq
+}
+
 // record logs a fault; in.mu is held.
 func (in *Injector) record(r Record) {
 	in.seq++

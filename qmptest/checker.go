@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/jobfsm/jobfsm/faults"
+	"github.com/jobfsm/jobfsm/sim"
 	"github.com/jobfsm/jobfsm/timeline"
 )
 
@@ -34,6 +35,16 @@ func (v Violation) String() string {
 type checker struct {
 	mu      sync.Mutex
 	traffic []faults.Message
+	events  []sim.Event // as the simulator produced them
+	evSeq   []int       // their places in the traffic's sequence
+}
+
+// produced records an event as the simulator emits it (on the loop).
+func (c *checker) produced(seq int, e sim.Event) {
+	c.mu.Lock()
+	c.events = append(c.events, e)
+	c.evSeq = append(c.evSeq, seq)
+	c.mu.Unlock()
 }
 
 func newChecker() *checker { return &checker{} }
@@ -247,72 +258,48 @@ func (s *Server) Report() string {
 	return b.String()
 }
 
-// timeline draws the events once (as produced, on the first monitor that
-// got them) with the client's job commands and the faults in between.
+// timeline draws the events as the simulator produced them, with the
+// client's job commands and the faults placed between them.
 func (s *Server) timeline(msgs []faults.Message, log []faults.Record) string {
-	var nd bytes.Buffer
+	s.check.mu.Lock()
+	events := append([]sim.Event(nil), s.check.events...)
+	evSeq := append([]int(nil), s.check.evSeq...)
+	s.check.mu.Unlock()
+	if len(events) == 0 {
+		return ""
+	}
 	type mark struct {
 		seq int
 		cmd timeline.Command
 	}
 	var marks []mark
-	events := 0
-	seen := map[string]bool{}
 	for _, m := range msgs {
-		if m.FromClient {
-			var rq request
-			if json.Unmarshal(m.Raw, &rq) == nil && (jobVerbs[rq.Execute] || jobCreators[rq.Execute]) {
-				job := jobOf(rq.Arguments)
-				if jobCreators[rq.Execute] {
-					var a struct {
-						JobID string `json:"job-id"`
-					}
-					_ = json.Unmarshal(rq.Arguments, &a)
-					job = a.JobID
-				}
-				marks = append(marks, mark{m.Seq, timeline.Command{Op: fmt.Sprintf("m%d %s", m.Monitor, rq.Execute), Job: job, EventSeq: events}})
+		var rq request
+		if !m.FromClient || json.Unmarshal(m.Raw, &rq) != nil || !(jobVerbs[rq.Execute] || jobCreators[rq.Execute]) {
+			continue
+		}
+		job := jobOf(rq.Arguments)
+		if jobCreators[rq.Execute] {
+			var a struct {
+				JobID string `json:"job-id"`
 			}
-			continue
+			_ = json.Unmarshal(rq.Arguments, &a)
+			job = a.JobID
 		}
-		var rp reply
-		if json.Unmarshal(m.Raw, &rp) != nil || rp.Event == "" {
-			continue
-		}
-		key := string(m.Raw)
-		if seen[key] {
-			continue // the same event on another monitor
-		}
-		seen[key] = true
-		nd.Write(m.Raw)
-		nd.WriteByte('\n')
-		events++
-		// faults recorded before this event belong before it
-		_ = events
-	}
-	if events == 0 {
-		return ""
-	}
-	run, err := timeline.Load(nd.Bytes())
-	if err != nil {
-		return ""
-	}
-	// Place each fault just before the first event produced after it.
-	evSeqs := []int{}
-	seen = map[string]bool{}
-	for _, m := range msgs {
-		var rp reply
-		if m.FromClient || json.Unmarshal(m.Raw, &rp) != nil || rp.Event == "" || seen[string(m.Raw)] {
-			continue
-		}
-		seen[string(m.Raw)] = true
-		evSeqs = append(evSeqs, m.Seq)
+		marks = append(marks, mark{m.Seq, timeline.Command{Op: fmt.Sprintf("m%d %s", m.Monitor, rq.Execute), Job: job}})
 	}
 	for _, r := range log {
-		n := sort.SearchInts(evSeqs, r.Seq)
-		marks = append(marks, mark{r.Seq, timeline.Command{Op: fmt.Sprintf("FAULT %s", r.Kind), Job: r.Job, Detail: r.Detail, EventSeq: n}})
+		marks = append(marks, mark{r.Seq, timeline.Command{Op: fmt.Sprintf("FAULT %s", r.Kind), Job: r.Job, Detail: r.Detail}})
 	}
 	sort.SliceStable(marks, func(i, j int) bool { return marks[i].seq < marks[j].seq })
+	run := timeline.Run{Events: events}
 	for _, mk := range marks {
+		mk.cmd.EventSeq = sort.SearchInts(evSeq, mk.seq)
+		if mk.cmd.EventSeq < len(events) {
+			mk.cmd.Time = events[mk.cmd.EventSeq].Time
+		} else {
+			mk.cmd.Time = events[len(events)-1].Time
+		}
 		run.Commands = append(run.Commands, mk.cmd)
 	}
 	var b strings.Builder

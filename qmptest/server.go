@@ -71,8 +71,10 @@ func NewServer(t testing.TB, opts Options) *Server {
 	}
 	s.in.Observe = s.check.observe
 	s.in.Restart = func() { _ = s.srv.Restart() }
-	s.in.Arm(s.srv.Dispatcher()) // before Run: the loop is not running yet
-	s.Version = version(s.srv.Dispatcher())
+	d := s.srv.Dispatcher() // before Run: the loop is not running yet
+	s.in.Arm(d)
+	d.M.Subscribe(func(e sim.Event) { s.check.produced(s.in.Mark(), e) })
+	s.Version = version(d)
 	l, err := net.Listen("unix", s.Path)
 	if err != nil {
 		t.Fatalf("qmptest: listen on %s: %v", s.Path, err)
