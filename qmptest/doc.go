@@ -20,5 +20,19 @@
 //	err := mytool.Backup(srv.Path, "src", "dst") // your client, on the socket
 //
 // RunPlans runs one client function under each of a list of plans, each on
-// a fresh server: how a tool shows it survives every fault.
+// a fresh server: how a tool shows it survives every fault. StandardPlans
+// is the matrix every job-running client should pass. The client function
+// gets the server and talks to srv.Path by any means — a Go library, or a
+// command started with exec.Command — so wiring another client in is:
+//
+//	qmptest.RunPlans(t, qmptest.StandardPlans("b0", "src"), qmptest.Options{},
+//	        func(t *testing.T, srv *qmptest.Server) { /* add nodes with srv.MustExec */ },
+//	        func(t *testing.T, srv *qmptest.Server, p qmptest.NamedPlan) {
+//	                outcome := runMyClient(t, srv.Path) // backs up src as job b0
+//	                // assert: "ok"; the I/O error under read-error; "job gone" under restart-before-completion
+//	        })
+//
+// The event-stream faults also work against real QEMU: faults.Injector's
+// Serve puts a plan between a client and a qemu-storage-daemon socket
+// (qmptest/goqemu_test.go does so for every go-qemu finding).
 package qmptest
