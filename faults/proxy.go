@@ -8,7 +8,11 @@ import (
 // Serve puts the plan between clients and a real QMP server: every
 // connection accepted on l becomes a monitor under the plan, connected to
 // a fresh upstream connection from dial (e.g. a qemu-storage-daemon
-// socket). It returns when l fails (close l to stop it).
+// socket). It returns when l fails (close l to stop it). I/O rules do not
+// apply (they need jobsim's block layer; use blkdebug's inject-error on
+// QEMU), and a restart rule restarts the daemon only if the caller set
+// Restart (e.g. to stop and start qemu-storage-daemon); it always closes
+// the connection it fired on.
 func (in *Injector) Serve(l net.Listener, dial func() (net.Conn, error)) error {
 	for {
 		c, err := l.Accept()
