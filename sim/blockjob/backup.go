@@ -249,8 +249,12 @@ func createBackup(m *sim.Manager, g *blockdev.Graph, bs, target *blockdev.Node, 
 	if target.Size() != length {
 		return fail(qerr.Generic("Source and target image have different sizes"), nil, nil)
 	}
-	// bdrv_cbw_append: the filter above the source, block-copy's bitmap on
-	// the source, and the filter's own two bitmaps.
+	// bdrv_cbw_append: the filter opens its target child for writing
+	// (bdrv_insert_node prefixes the failure), then block-copy's bitmap on
+	// the source and the filter's own two bitmaps.
+	if err := target.CheckWritable(); err != nil {
+		return fail(qerr.Generic("Could not create node: %s", err.Error()), nil, nil)
+	}
 	cluster := max(int64(blockdev.DefaultClusterSize), target.SkipFilters().ClusterSize())
 	bcs, err := bs.CreateBitmap(cluster, "")
 	if err != nil {
