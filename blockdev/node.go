@@ -261,7 +261,7 @@ const defaultNullSize = 1 << 30
 // MaxLength is BDRV_MAX_LENGTH, the largest node length QEMU 7.2 accepts:
 // INT64_MAX aligned down to BDRV_MAX_ALIGNMENT (1 GiB), 2^63 - 2^30.
 // Larger nodes fail blockdev-add with ErrTooLarge's text.
-const MaxLength = (1<<63 - 1) &^ (1<<30 - 1)
+const MaxLength int64 = (1<<63 - 1) &^ (1<<30 - 1)
 
 // sectorSize is BDRV_SECTOR_SIZE: QEMU keeps a node's length in sectors
 // (bdrv_refresh_total_sectors), so a length is rounded up to it.
@@ -272,7 +272,7 @@ const sectorSize = 512
 // (measured on qemu-storage-daemon 7.2: null-co of size 2^63-2^30 is
 // accepted, one byte more is not).
 func refreshTotalSectors(length int64) (int64, error) {
-	if length > MaxLength-sectorSize+1 {
+	if length > MaxLength {
 		return 0, qerr.Generic("Could not refresh total sector count: File too large")
 	}
 	return (length + sectorSize - 1) &^ (sectorSize - 1), nil
