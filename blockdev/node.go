@@ -390,8 +390,13 @@ func (g *Graph) open(o NodeOptions, created *[]*Node, path string, parentRO bool
 		if err != nil {
 			return nil, qerr.Generic("%s", err.Error())
 		}
-		if _, err := refreshTotalSectors(ms.Size()); err != nil {
+		// jobfsm's stand-in for a file: its length is kept in sectors too.
+		size, err := refreshTotalSectors(ms.Size())
+		if err != nil {
 			return nil, err
+		}
+		if size != ms.Size() {
+			ms.Truncate(size)
 		}
 		n.store = ms
 	case DriverNullCo:
