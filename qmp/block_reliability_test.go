@@ -71,3 +71,63 @@ func TestReadOnlyTargetsOverQMP(t *testing.T) {
 		t.Fatalf("replies:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestGroupedTransactionKinds: a grouped transaction refuses bitmap
+// actions up front (nothing created), and when one of its backups fails
+// the other is cancelled and its disabled bitmap is handed back disabled
+// and idle (backup_abort reclaims the successor). Events are compared per
+// job, as record.py does (D4).
+func TestGroupedTransactionKinds(t *testing.T) {
+	d, s := session(t, Options{})
+	s.Take()
+	msgs := runAll(t, d, s,
+		`{"execute":"qmp_capabilities"}`,
+		`{"execute":"blockdev-add","arguments":{"driver":"null-co","node-name":"s1","size":1048576}}`,
+		`{"execute":"blockdev-add","arguments":{"driver":"null-co","node-name":"t1","size":1048576}}`,
+		`{"execute":"blockdev-add","arguments":{"driver":"null-co","node-name":"s2","size":1048576}}`,
+		`{"execute":"blockdev-add","arguments":{"driver":"blkdebug","node-name":"t2","image":{"driver":"null-co","size":1048576},"inject-error":[{"event":"pwritev","errno":5}]}}`,
+		`{"execute":"block-dirty-bitmap-add","arguments":{"node":"s1","name":"d","disabled":true}}`,
+		`{"execute":"transaction","arguments":{"actions":[`+
+			`{"type":"block-dirty-bitmap-add","data":{"node":"s2","name":"new"}},`+
+			`{"type":"blockdev-backup","data":{"job-id":"j0","device":"s1","target":"t1","sync":"full"}}],`+
+			`"properties":{"completion-mode":"grouped"}}}`,
+		`{"execute":"transaction","arguments":{"actions":[`+
+			`{"type":"blockdev-backup","data":{"job-id":"j1","device":"s1","target":"t1","sync":"incremental","bitmap":"d"}},`+
+			`{"type":"blockdev-backup","data":{"job-id":"j2","device":"s2","target":"t2","sync":"full"}}],`+
+			`"properties":{"completion-mode":"grouped"}}}`,
+		`{"execute":"query-jobs"}`,
+		`{"execute":"query-named-block-nodes"}`)
+	r := responsesOf(msgs)
+	want := []string{
+		`{"error":{"class":"GenericError","desc":"Action 'block-dirty-bitmap-add' does not support Transaction property completion-mode = grouped"}}`,
+		`{"return":{}}`,
+		`{"return":[]}`,
+	}
+	if got := r[6:9]; strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("replies:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	perJob := map[string][]string{}
+	for _, ev := range eventsOf(t, msgs) {
+		f := strings.Fields(ev)
+		if strings.HasPrefix(f[0], "j") {
+			perJob[f[0]] = append(perJob[f[0]], f[1])
+		} else {
+			perJob[f[1]] = append(perJob[f[1]], f[0])
+		}
+	}
+	wantJobs := map[string]string{
+		"j1": "created running paused running waiting aborting BLOCK_JOB_CANCELLED concluded null",
+		"j2": "created running paused running BLOCK_JOB_ERROR aborting BLOCK_JOB_COMPLETED concluded null",
+	}
+	if len(perJob) != len(wantJobs) {
+		t.Fatalf("events of jobs %v, want j1 and j2 only", perJob)
+	}
+	for id, w := range wantJobs {
+		if got := strings.Join(perJob[id], " "); got != w {
+			t.Errorf("%s: %s\nwant %s", id, got, w)
+		}
+	}
+	if out := r[len(r)-1]; !strings.Contains(out, `"dirty-bitmaps":[{"busy":false,"count":0,"granularity":65536,"name":"d","persistent":false,"recording":false}]`) {
+		t.Fatalf("bitmap d is not back to disabled and idle: %s", out)
+	}
+}
