@@ -342,11 +342,16 @@ func (b *backupJob) Run(j *sim.Job) sim.Step {
 	if !b.started {
 		b.started = true
 		if b.sync == SyncTop {
-			// block_copy_reset_unallocated over the whole image.
-			for o := int64(0); o < b.length; o += b.cluster {
-				if !b.source.IsAllocated(o) {
-					b.bcs.ResetRange(o, min(b.cluster, b.length-o))
+			// block_copy_reset_unallocated over the whole image: the
+			// source's own layer, run by run (not cluster by cluster,
+			// which never ends on a huge node).
+			top := b.source.SkipFilters()
+			for o := int64(0); o < b.length; {
+				alloc, n := blockdev.AllocatedAbove(top, top.Backing(), false, o, b.length-o, b.cluster)
+				if !alloc {
+					b.bcs.ResetRange(o, n)
 				}
+				o += n
 			}
 			// progress_set_remaining: done so far plus what is left.
 			cur, _ := j.Progress()
