@@ -518,6 +518,9 @@ func FuzzAddNode(f *testing.F) {
 		`{"driver":"blkdebug","node-name":"a","image":{"driver":"memory","size":4096},"inject-error":[{"event":"nope"}]}`,
 		`{"driver":"qcow2","node-name":"a","backing":null,"file":{"driver":"memory","size":65536,"cluster-size":3}}`,
 		`{"driver":"null-co","node-name":"a","size":0}`,
+		`{"driver":"null-co","node-name":"a","size":9223372036854775807}`,
+		`{"driver":"raw","node-name":"a","read-only":true,"file":{"driver":"memory","size":9223372035781033985}}`,
+		`{"driver":"file","node-name":"a","filename":"/dev/null","read-only":true}`,
 	} {
 		f.Add(s)
 	}
