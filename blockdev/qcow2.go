@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"syscall"
 )
@@ -210,6 +211,20 @@ func (s *Qcow2Store) entry(off int64) (uint64, int64, error) {
 		return 0, 0, err
 	}
 	return binary.BigEndian.Uint64(b[:]), at, nil
+}
+
+// unmappedUntil returns the end of the L2 span holding off when its L1
+// entry is empty (no cluster there is allocated), else off.
+func (s *Qcow2Store) unmappedUntil(off int64) int64 {
+	spanBits := 2*s.clusterBits - 3 // bytes one L1 entry maps
+	l1i := off >> spanBits
+	if l1i >= int64(len(s.l1)) {
+		return math.MaxInt64
+	}
+	if s.l1[l1i]&l2OffsetMask != 0 {
+		return off
+	}
+	return (l1i + 1) << spanBits
 }
 
 func (s *Qcow2Store) Allocated(off int64) bool {
