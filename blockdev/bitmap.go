@@ -448,11 +448,21 @@ func mergeChecked(dst, src *DirtyBitmap) error {
 	return nil
 }
 
-// BitmapSHA256 is x-debug-block-dirty-bitmap-sha256.
+// MaxQEMUBitmapBits is 2^HBITMAP_LOG_MAX_SIZE (41 on 64-bit hosts): QEMU
+// 7.2 aborts creating a larger bitmap; jobfsm's sparse ones can be larger
+// (spec/deviations.md D14).
+const MaxQEMUBitmapBits = 1 << 41
+
+// BitmapSHA256 is x-debug-block-dirty-bitmap-sha256. A bitmap QEMU could
+// not have is not hashed: hashing its words would take hours (2^46 bits
+// for a 2^62-byte node at 64 KiB granularity is 8 TiB of input).
 func (g *Graph) BitmapSHA256(node, name string) (string, error) {
 	bm, err := g.LookupBitmap(node, name)
 	if err != nil {
 		return "", err
+	}
+	if bits := bm.bits.Len(); bits > MaxQEMUBitmapBits {
+		return "", qerr.Generic("jobsim does not hash bitmap '%s': its %d bits exceed QEMU's limit of 2^41", name, bits)
 	}
 	return bm.SHA256(), nil
 }

@@ -15,6 +15,12 @@
 // *qerr.Error values carrying QEMU 7.2's class and exact text (reference
 // §6.4, §9); I/O failures are *IOError carrying a POSIX errno.
 //
+// Memory follows the data, never a node's nominal size: images are sparse,
+// bitmaps are sparse trees in which all-set and all-clear runs cost one
+// pointer (a 2^62-byte node's bitmap is bytes, where QEMU aborts), and
+// sizes are checked where QEMU checks them, with its texts (BDRV_MAX_LENGTH,
+// sector rounding, qcow2's L1 limits, regular files only).
+//
 // The Graph mirrors the QMP commands: AddNode (blockdev-add), DelNode
 // (blockdev-del), the Bitmap* commands, NamedNodes (query-named-block-nodes),
 // and Write/Read for a guest. Graph edits the jobs need (insert and remove a

@@ -3,6 +3,7 @@ package blockdev
 import (
 	"github.com/jobfsm/jobfsm/internal/qerr"
 	"github.com/jobfsm/jobfsm/sim"
+	"math"
 )
 
 // --- fault injection (blkdebug inject-error) -----------------------------------
@@ -368,13 +369,61 @@ func AllocatedAbove(top, base *Node, includeBase bool, off, max, step int64) (bo
 		}
 		return false
 	}
+	// Only qcow2 has unallocated clusters: a chain with a layer of any
+	// other kind is allocated wherever that layer reaches, so the answer
+	// needs no walk (a 2^62-byte null-co would take 2^46 steps).
+	for n := top.SkipFilters(); n != nil && (n != base || includeBase); n = n.Backing().SkipFilters() {
+		if n.driver != DriverQcow2 && off+max <= n.Size() {
+			return true, max
+		}
+		if n == base {
+			break
+		}
+	}
 	first := at(off)
 	end := off + max
 	o := off - off%step + step
-	for o < end && at(o) == first {
+	for o < end {
+		if !first {
+			// Empty L2 spans of every layer are skipped whole, so an
+			// empty 2 PiB qcow2 is not walked 64 KiB at a time.
+			if u := unallocatedUntil(top, base, includeBase, o); u-u%step > o {
+				o = u - u%step
+				continue
+			}
+		}
+		if at(o) != first {
+			break
+		}
 		o += step
 	}
 	return first, min(o, end) - off
+}
+
+// unallocatedUntil returns how far from o every layer AllocatedAbove
+// looks at is known to be unallocated without reading L2 tables (o when
+// some layer may have data at o).
+func unallocatedUntil(top, base *Node, includeBase bool, o int64) int64 {
+	until := int64(math.MaxInt64)
+	for n := top.SkipFilters(); n != nil; n = n.Backing().SkipFilters() {
+		if n == base && !includeBase {
+			break
+		}
+		if o < n.Size() {
+			qs, ok := n.dataStore().(*Qcow2Store)
+			if n.driver != DriverQcow2 || !ok {
+				return o
+			}
+			until = min(until, qs.unmappedUntil(o))
+			if until <= o {
+				return o
+			}
+		}
+		if n == base {
+			break
+		}
+	}
+	return until
 }
 
 // Chain returns the backing chain from n (filters skipped) down to the

@@ -258,6 +258,26 @@ func (r NodeRef) MarshalJSON() ([]byte, error) {
 
 const defaultNullSize = 1 << 30
 
+// MaxLength is BDRV_MAX_LENGTH, the largest node length QEMU 7.2 accepts:
+// INT64_MAX aligned down to BDRV_MAX_ALIGNMENT (1 GiB), 2^63 - 2^30.
+// Larger nodes fail blockdev-add with ErrTooLarge's text.
+const MaxLength int64 = (1<<63 - 1) &^ (1<<30 - 1)
+
+// sectorSize is BDRV_SECTOR_SIZE: QEMU keeps a node's length in sectors
+// (bdrv_refresh_total_sectors), so a length is rounded up to it.
+const sectorSize = 512
+
+// refreshTotalSectors is bdrv_refresh_total_sectors: the length rounded
+// up to whole sectors, or QEMU's error for one beyond MaxLength
+// (measured on qemu-storage-daemon 7.2: null-co of size 2^63-2^30 is
+// accepted, one byte more is not).
+func refreshTotalSectors(length int64) (int64, error) {
+	if length > MaxLength {
+		return 0, qerr.Generic("Could not refresh total sector count: File too large")
+	}
+	return (length + sectorSize - 1) &^ (sectorSize - 1), nil
+}
+
 // AddNode is blockdev-add: the root must have a node-name; children given
 // inline are created as implicit nodes. On error nothing is added.
 func (g *Graph) AddNode(o NodeOptions) (*Node, error) {
@@ -265,7 +285,7 @@ func (g *Graph) AddNode(o NodeOptions) (*Node, error) {
 		return nil, qerr.Generic("'node-name' must be specified for the root node")
 	}
 	var created []*Node
-	n, err := g.open(o, &created, "")
+	n, err := g.open(o, &created, "", false)
 	if err != nil {
 		for i := len(created) - 1; i >= 0; i-- {
 			g.unadd(created[i])
@@ -319,8 +339,21 @@ func (g *Graph) checkNewName(name string) error {
 	return nil
 }
 
-func (g *Graph) open(o NodeOptions, created *[]*Node, path string) (*Node, error) {
-	n := &Node{g: g, driver: o.Driver, readOnly: o.ReadOnly != nil && *o.ReadOnly}
+// open opens one node and the children given inline (which inherit the
+// parent's read-only flag unless they set their own, as in QEMU). A node
+// that fails to open closes the files it opened itself; the children it
+// created are in *created, which AddNode takes back.
+func (g *Graph) open(o NodeOptions, created *[]*Node, path string, parentRO bool) (_ *Node, err error) {
+	n := &Node{g: g, driver: o.Driver, readOnly: parentRO}
+	if o.ReadOnly != nil {
+		n.readOnly = *o.ReadOnly
+	}
+	defer func() {
+		if err != nil && n.name == "" {
+			// not added yet, so not in *created: nobody else closes it
+			closeStore(n.store)
+		}
+	}()
 	switch o.Driver {
 	case DriverRaw, DriverFile, DriverMemory, DriverNullCo, DriverBlkdebug, DriverQcow2:
 	case "":
@@ -344,9 +377,9 @@ func (g *Graph) open(o NodeOptions, created *[]*Node, path string) (*Node, error
 		if o.Filename == "" {
 			return nil, qerr.Generic("Parameter '%sfilename' is missing", path)
 		}
-		fs, err := OpenFileStore(o.Filename)
+		fs, err := OpenFileStore(o.Filename, n.readOnly)
 		if err != nil {
-			return nil, qerr.Generic("Could not open '%s': %s", o.Filename, errnoText(err))
+			return nil, err
 		}
 		n.store, n.filename = fs, o.Filename
 	case DriverMemory:
@@ -357,6 +390,14 @@ func (g *Graph) open(o NodeOptions, created *[]*Node, path string) (*Node, error
 		if err != nil {
 			return nil, qerr.Generic("%s", err.Error())
 		}
+		// jobfsm's stand-in for a file: its length is kept in sectors too.
+		size, err := refreshTotalSectors(ms.Size())
+		if err != nil {
+			return nil, err
+		}
+		if size != ms.Size() {
+			ms.Truncate(size)
+		}
 		n.store = ms
 	case DriverNullCo:
 		n.nullSize = defaultNullSize
@@ -366,7 +407,11 @@ func (g *Graph) open(o NodeOptions, created *[]*Node, path string) (*Node, error
 				// &error_abort); jobfsm reports the text instead.
 				return nil, qerr.Generic("Parameter 'size' expects a non-negative number below 2^64")
 			}
-			n.nullSize = *o.Size
+			size, err := refreshTotalSectors(*o.Size)
+			if err != nil {
+				return nil, err
+			}
+			n.nullSize = size
 		}
 		n.readZeroes = o.ReadZeroes != nil && *o.ReadZeroes
 		if o.LatencyNs != nil {
@@ -379,12 +424,12 @@ func (g *Graph) open(o NodeOptions, created *[]*Node, path string) (*Node, error
 		if o.File == nil {
 			return nil, qerr.Generic("Parameter '%sfile' is missing", path)
 		}
-		c, err := g.child(*o.File, created, path+"file.")
+		c, err := g.child(*o.File, created, path+"file.", n.readOnly)
 		if err != nil {
 			return nil, err
 		}
 		if o.Driver == DriverQcow2 && c.driver == DriverFile && IsQcow2(c.filename) {
-			qs, err := OpenQcow2(c.filename)
+			qs, err := OpenQcow2(c.filename, n.readOnly)
 			if err != nil {
 				return nil, qerr.Generic("%s", err.Error())
 			}
@@ -401,7 +446,7 @@ func (g *Graph) open(o NodeOptions, created *[]*Node, path string) (*Node, error
 		if o.Image == nil {
 			return nil, qerr.Generic("Parameter '%simage' is missing", path)
 		}
-		c, err := g.child(*o.Image, created, path+"image.")
+		c, err := g.child(*o.Image, created, path+"image.", n.readOnly)
 		if err != nil {
 			return nil, err
 		}
@@ -416,9 +461,14 @@ func (g *Graph) open(o NodeOptions, created *[]*Node, path string) (*Node, error
 	}
 	var backing *Node
 	if o.Backing != nil && !o.Backing.Null {
-		b, err := g.child(*o.Backing, created, path+"backing.")
+		// QEMU opens an inline backing chain read-only and reopens it
+		// read-write for commit; jobfsm has no reopen, so it stays
+		// read-write unless the options say otherwise.
+		b, err := g.child(*o.Backing, created, path+"backing.", false)
 		if err != nil {
-			return nil, err
+			// bdrv_open_backing_file's prefix (measured on 7.2 for a
+			// missing node name and a missing file alike).
+			return nil, qerr.Generic("Could not open backing file: %s", err.Error())
 		}
 		backing = b
 	}
@@ -460,7 +510,7 @@ func (n *Node) imageFilename() string {
 	return n.name
 }
 
-func (g *Graph) child(r NodeRef, created *[]*Node, path string) (*Node, error) {
+func (g *Graph) child(r NodeRef, created *[]*Node, path string, parentRO bool) (*Node, error) {
 	if r.Options == nil {
 		n := g.nodes[r.Ref]
 		if n == nil {
@@ -468,7 +518,7 @@ func (g *Graph) child(r NodeRef, created *[]*Node, path string) (*Node, error) {
 		}
 		return n, nil
 	}
-	return g.open(*r.Options, created, path)
+	return g.open(*r.Options, created, path, parentRO)
 }
 
 func errnoText(err error) string {

@@ -68,5 +68,41 @@ func (g *Graph) AttachBackendPerm(desc string, n *Node, perm, shared Perm) (*Edg
 		g.detach(e)
 		return nil, err
 	}
+	if perm&(PermWrite|PermResize) != 0 {
+		if err := n.CheckWritable(); err != nil {
+			g.detach(e)
+			return nil, err
+		}
+	}
 	return e, nil
+}
+
+// ErrReadOnly is QEMU's text for a write permission on a read-only node.
+const ErrReadOnly = "Block node is read-only"
+
+// CheckWritable is the read-only check of bdrv_node_refresh_perm for a
+// parent that takes write permission on n: the permission goes down to the
+// nodes n writes through (a format's file, a filter's child), and any of
+// them opened read-only refuses it. (A node whose parents need no write
+// may sit on a read-only file: QEMU 7.2 accepts a read-write raw over a
+// read-only file node until something wants to write.)
+func (n *Node) CheckWritable() error {
+	for c := n; c != nil; {
+		if c.readOnly {
+			return qerr.Generic(ErrReadOnly)
+		}
+		switch c.driver {
+		case DriverMirrorTop, DriverCommitTop:
+			c = c.Filtered()
+		case DriverFile, DriverMemory, DriverNullCo:
+			c = nil
+		default: // raw, qcow2, blkdebug, copy-before-write, copy-on-read
+			var next *Node
+			if c.file != nil {
+				next = c.file.Child
+			}
+			c = next
+		}
+	}
+	return nil
 }

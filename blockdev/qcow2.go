@@ -4,7 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"os"
+	"syscall"
 )
 
 // Qcow2Store reads and writes a qcow2 image file in place (versions 2 and
@@ -50,9 +53,13 @@ func IsQcow2(path string) bool {
 	return binary.BigEndian.Uint32(b[:]) == qcowMagic
 }
 
-// OpenQcow2 opens a qcow2 image for reading and writing.
-func OpenQcow2(path string) (*Qcow2Store, error) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+// OpenQcow2 opens a qcow2 image for reading and writing, or only reading.
+func OpenQcow2(path string, readOnly bool) (*Qcow2Store, error) {
+	flag := os.O_RDWR
+	if readOnly {
+		flag = os.O_RDONLY
+	}
+	f, err := os.OpenFile(path, flag|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +97,9 @@ func openQcow2(f *os.File) (*Qcow2Store, error) {
 	}
 	l1Size := int64(be.Uint32(h[36:]))
 	s.l1Off = int64(be.Uint64(h[40:]))
+	if err := s.checkL1(l1Size); err != nil {
+		return nil, err
+	}
 	s.rtOff = int64(be.Uint64(h[48:]))
 	s.rtEntries = int64(be.Uint32(h[56:])) * s.cs / 8
 	if be.Uint32(h[60:]) != 0 {
@@ -124,8 +134,10 @@ func openQcow2(f *os.File) (*Qcow2Store, error) {
 	}
 	s.l1 = make([]uint64, l1Size)
 	if l1Size > 0 {
+		// Past the end of the file the table reads as zeros, as
+		// file-posix reads there.
 		b := make([]byte, l1Size*8)
-		if _, err := f.ReadAt(b, s.l1Off); err != nil {
+		if _, err := f.ReadAt(b, s.l1Off); err != nil && err != io.EOF {
 			return nil, err
 		}
 		for i := range s.l1 {
@@ -138,6 +150,39 @@ func openQcow2(f *os.File) (*Qcow2Store, error) {
 	}
 	s.end = (st.Size() + s.cs - 1) &^ (s.cs - 1)
 	return s, nil
+}
+
+// Limits of qcow2_do_open: the active L1 table is at most
+// QCOW_MAX_L1_SIZE (32 MiB) and its index of the last byte fits an int.
+const (
+	maxL1Bytes = 32 << 20
+	maxL1Index = 1<<31 - 1
+)
+
+// checkL1 is qcow2_do_open's checks of the L1 table against the header's
+// size, in QEMU's order and with its texts (each measured on 7.2 with a
+// patched header): an L1 table over 32 MiB, a size whose L1 index exceeds
+// INT_MAX (2^63 bytes, or 2^63-2^30), an L1 table too short for the size.
+// They come before anything is allocated, so a hostile header costs at
+// most the 32 MiB table QEMU would also read.
+func (s *Qcow2Store) checkL1(l1Size int64) error {
+	if l1Size > maxL1Bytes/8 {
+		return errors.New("Active L1 table too large")
+	}
+	shift := s.clusterBits + s.clusterBits - 3 // bytes one L1 entry maps
+	// size_to_l1 on the unsigned header size, without overflowing.
+	u := uint64(s.size)
+	need := u >> shift
+	if u&(1<<shift-1) != 0 {
+		need++
+	}
+	if need > maxL1Index {
+		return errors.New("Image is too big")
+	}
+	if uint64(l1Size) < need {
+		return errors.New("L1 table is too small")
+	}
+	return nil
 }
 
 func (s *Qcow2Store) Size() int64        { return s.size }
@@ -166,6 +211,20 @@ func (s *Qcow2Store) entry(off int64) (uint64, int64, error) {
 		return 0, 0, err
 	}
 	return binary.BigEndian.Uint64(b[:]), at, nil
+}
+
+// unmappedUntil returns the end of the L2 span holding off when its L1
+// entry is empty (no cluster there is allocated), else off.
+func (s *Qcow2Store) unmappedUntil(off int64) int64 {
+	spanBits := 2*s.clusterBits - 3 // bytes one L1 entry maps
+	l1i := off >> spanBits
+	if l1i >= int64(len(s.l1)) {
+		return math.MaxInt64
+	}
+	if s.l1[l1i]&l2OffsetMask != 0 {
+		return off
+	}
+	return (l1i + 1) << spanBits
 }
 
 func (s *Qcow2Store) Allocated(off int64) bool {

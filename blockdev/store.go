@@ -1,10 +1,14 @@
 package blockdev
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sort"
+	"syscall"
+
+	"github.com/jobfsm/jobfsm/internal/qerr"
 )
 
 // DefaultClusterSize is the allocation unit of images (qcow2's default).
@@ -120,18 +124,53 @@ type FileStore struct {
 	size int64
 }
 
-// OpenFileStore opens a raw image read-write.
-func OpenFileStore(path string) (*FileStore, error) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+// OpenFileStore is the file driver's raw_open: path opened read-write (or
+// read-only), which must be a regular file, its length taken with
+// lseek(SEEK_END) as raw_getlength does. Errors carry QEMU 7.2's texts
+// (measured on qemu-storage-daemon): "Could not open '<path>': <errno>",
+// "'file' driver requires '<path>' to be a regular file" (/dev/null, a
+// FIFO, a directory opened read-only, a block device), and for a file
+// whose length cannot be taken (/proc/self/mem) "Could not refresh total
+// sector count: Invalid argument".
+//
+// The open never blocks: O_NONBLOCK keeps a FIFO without a writer from
+// hanging the caller (QEMU's read-only open does hang there; see
+// spec/deviations.md D20). It changes nothing for a regular file.
+func OpenFileStore(path string, readOnly bool) (*FileStore, error) {
+	flag := os.O_RDWR
+	if readOnly {
+		flag = os.O_RDONLY
+	}
+	f, err := os.OpenFile(path, flag|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, err
+		return nil, qerr.Generic("Could not open '%s': %s", path, errnoText(err))
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, qerr.Generic("Could not open '%s': %s", path, errnoText(err))
 	}
-	return &FileStore{f: f, size: st.Size()}, nil
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, qerr.Generic("'file' driver requires '%s' to be a regular file", path)
+	}
+	// The length is kept in sectors: a 100000-byte file is a 100352-byte
+	// node whose tail reads as zeros, and a write there extends the file
+	// (measured on 7.2: a backup onto a 100000-byte file leaves 100352).
+	end, err := f.Seek(0, io.SeekEnd)
+	if err == nil {
+		_, err = refreshTotalSectors(end)
+	}
+	if err != nil {
+		f.Close()
+		var qe *qerr.Error
+		if errors.As(err, &qe) {
+			return nil, qe
+		}
+		return nil, qerr.Generic("Could not refresh total sector count: %s", errnoText(err))
+	}
+	size, _ := refreshTotalSectors(end)
+	return &FileStore{f: f, size: size}, nil
 }
 
 func (s *FileStore) Size() int64        { return s.size }

@@ -189,7 +189,6 @@ type commitJob struct {
 	length   int64
 	delay    int64
 	rl       rateLimit
-	buf      []byte
 	prepared bool
 }
 
@@ -218,12 +217,9 @@ func (d *commitJob) Run(j *sim.Job) sim.Step {
 	alloc, n := blockdev.AllocatedAbove(d.top, d.base, false, d.offset, min(commitBufferSize, d.length-d.offset), blockdev.DefaultClusterSize)
 	var lat int64
 	if alloc {
-		if int64(cap(d.buf)) < n {
-			d.buf = make([]byte, n)
-		}
 		var err error
 		var isRead bool
-		lat, isRead, err = copyRange(d.top, d.base, d.offset, d.buf[:n])
+		lat, isRead, err = copyRange(d.top, d.base, d.offset, n)
 		if err != nil {
 			errno := ioErrno(err)
 			switch j.ErrorAction(d.onError, isRead, errno) {

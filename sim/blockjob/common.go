@@ -3,6 +3,8 @@ package blockjob
 import (
 	"errors"
 	"fmt"
+	"math/bits"
+	"sync"
 
 	"github.com/jobfsm/jobfsm/blockdev"
 	"github.com/jobfsm/jobfsm/internal/qerr"
@@ -116,14 +118,54 @@ func ioErrno(err error) sim.Errno {
 }
 
 // copyRange reads [off, off+n) from src and writes it to dst, returning the
-// latency, and whether a failure was on the read side.
-func copyRange(src, dst *blockdev.Node, off int64, buf []byte) (lat int64, isRead bool, err error) {
+// latency, and whether a failure was on the read side. The bytes pass
+// through a buffer lent for this one request (see copyBuffers).
+func copyRange(src, dst *blockdev.Node, off, n int64) (lat int64, isRead bool, err error) {
+	buf := lendBuffer(n)
+	defer returnBuffer(buf)
 	l, err := src.Read(off, buf)
 	if err != nil {
 		return l, true, err
 	}
 	l2, err := dst.Write(off, buf)
 	return l + l2, false, err
+}
+
+// copyBuffers are the copy buffers every job shares, one pool per power of
+// two from 4 KiB to 64 MiB. A request borrows one for as long as its read
+// and write take (they are synchronous on the simulator's goroutine), so
+// the memory follows the requests in flight, not the number of jobs: a
+// thousand paused or speed-limited backups hold no buffer at all, where a
+// private 1 MiB buffer per job cost about 1 MB each (issue 16).
+var copyBuffers [maxBufferShift - minBufferShift + 1]sync.Pool
+
+const (
+	minBufferShift = 12
+	maxBufferShift = 26
+)
+
+// lendBuffer returns a buffer of exactly n bytes; requests beyond the
+// largest class get a buffer of their own.
+func lendBuffer(n int64) []byte {
+	shift := max(bits.Len64(uint64(max(n, 1)-1)), minBufferShift)
+	if shift > maxBufferShift {
+		return make([]byte, n)
+	}
+	if p, ok := copyBuffers[shift-minBufferShift].Get().(*[]byte); ok {
+		return (*p)[:n]
+	}
+	return make([]byte, n, 1<<shift)
+}
+
+// returnBuffer gives a lent buffer back to its pool.
+func returnBuffer(b []byte) {
+	c := cap(b)
+	shift := bits.Len64(uint64(c) - 1)
+	if c&(c-1) != 0 || shift < minBufferShift || shift > maxBufferShift {
+		return
+	}
+	b = b[:c]
+	copyBuffers[shift-minBufferShift].Put(&b)
 }
 
 // Sync modes (MirrorSyncMode).

@@ -58,7 +58,6 @@ type mirrorJob struct {
 	ret            sim.Errno
 	cursor         int64
 	rl             rateLimit
-	buf            []byte
 	wasClean       bool
 	// drained: the source's guest writes are held from the end of Run
 	// until exit (mirror_run's need_drain / s->in_drain).
@@ -206,13 +205,6 @@ func startMirror(m *sim.Manager, g *blockdev.Graph, d *mirrorJob, bs, target *bl
 	return j, nil
 }
 
-func (d *mirrorJob) buffer(n int64) []byte {
-	if int64(cap(d.buf)) < n {
-		d.buf = make([]byte, n)
-	}
-	return d.buf[:n]
-}
-
 // BeforeWrite notes whether the write lands on clean granules, so the
 // write-blocking path knows it may mark them clean again once the target
 // has the same bytes.
@@ -295,7 +287,7 @@ func (d *mirrorJob) Run(j *sim.Job) sim.Step {
 			start, n, _ = d.dirty.NextDirtyArea(0, chunk)
 		}
 		d.dirty.ResetRange(start, n)
-		lat, isRead, err := copyRange(d.source, d.target, start, d.buffer(n))
+		lat, isRead, err := copyRange(d.source, d.target, start, n)
 		if err != nil {
 			d.dirty.SetRange(start, n)
 			d.activelySynced = false

@@ -122,7 +122,6 @@ type streamJob struct {
 	delay    int64
 	firstErr sim.Errno
 	rl       rateLimit
-	buf      []byte
 }
 
 func (d *streamJob) Type() sim.JobType { return sim.TypeStream }
@@ -158,11 +157,8 @@ func (d *streamJob) Run(j *sim.Job) sim.Step {
 	}
 	var lat int64
 	if copy {
-		if int64(cap(d.buf)) < n {
-			d.buf = make([]byte, n)
-		}
 		var err error
-		lat, _, err = copyRange(d.device, d.device, d.offset, d.buf[:n])
+		lat, _, err = copyRange(d.device, d.device, d.offset, n)
 		if err != nil {
 			errno := ioErrno(err)
 			switch j.ErrorAction(d.onError, true, errno) {
