@@ -39,6 +39,8 @@ type Manager struct {
 	byID   map[string]*Job
 	subs   []*subscriber
 	nextTx int
+	// cmd is the command being executed (see command.go).
+	cmd commandScope
 }
 
 // New returns an empty manager at virtual time 0.
@@ -346,6 +348,9 @@ func (m *Manager) runSlices(j *Job) {
 			}
 			m.wait(j, st.ns)
 			return
+		case stepAwaitLoop:
+			m.eng.schedule(m.eng.now, func() { m.runSlices(j) })
+			return
 		case stepFinish:
 			m.runFinished(j, st.err)
 			return
@@ -382,6 +387,8 @@ func (m *Manager) Kick(j *Job) {
 }
 
 // runFinished records the run's result and queues job_exit on the main loop.
+// A run that a command entered and that finished without yielding has its
+// job_exit run before the command returns (command.go).
 func (m *Manager) runFinished(j *Job, err error) {
 	if err != nil {
 		je, ok := err.(*JobError)
@@ -395,10 +402,15 @@ func (m *Manager) runFinished(j *Job, err error) {
 	}
 	j.deferred = true
 	j.busy = true
-	m.eng.schedule(m.eng.now, func() {
-		j.busy = false
-		m.completed(j)
-	})
+	j.exit = m.eng.schedule(m.eng.now, func() { m.exitJob(j) })
+	m.cmd.noteExit(j)
+}
+
+// exitJob is job_exit: the bottom half that completes a finished run.
+func (m *Manager) exitJob(j *Job) {
+	j.exit = nil
+	j.busy = false
+	m.completed(j)
 }
 
 // --- pausing -------------------------------------------------------------

@@ -63,6 +63,10 @@ type mirrorJob struct {
 	// drained: the source's guest writes are held from the end of Run
 	// until exit (mirror_run's need_drain / s->in_drain).
 	drained bool
+	// exiting: Run has drained the source and returns exitErr when the
+	// loop enters it again.
+	exiting bool
+	exitErr error
 }
 
 func (d *mirrorJob) Type() sim.JobType { return d.typ }
@@ -250,6 +254,9 @@ func (d *mirrorJob) AfterWrite(off int64, p []byte) error {
 // Run is mirror_run: the initial dirty scan, then copy dirty chunks until
 // in sync, READY, and keep mirroring until completed or cancelled.
 func (d *mirrorJob) Run(j *sim.Job) sim.Step {
+	if d.exiting {
+		return sim.Finish(d.exitErr)
+	}
 	if j.IsCancelled() {
 		return d.finish(nil)
 	}
@@ -339,23 +346,35 @@ func (d *mirrorJob) Run(j *sim.Job) sim.Step {
 // (bdrv_drained_begin(bs) before the final dirty check on success, or at
 // immediate_exit when need_drain is still set), so guest writes issued
 // while the job waits for finalize are held until exit has pivoted (or
-// not) and then land on whatever node is active. Only the guest-visible
-// hold is modelled, not the drained section's job pause (QEMU 7.2 reports
-// such a mirror in pending with query-block-jobs paused=true).
+// not) and then land on whatever node is active. The drained section also
+// pauses the job itself (child_job_drained_begin raises its pause count,
+// which is why query-block-jobs reports a mirror waiting in pending as
+// paused), and, called from the job's coroutine, bdrv_drained_begin yields
+// to a bottom half before the run can return: a mirror never ends inside
+// the command that completed or cancelled it.
 func (d *mirrorJob) finish(err error) sim.Step {
-	if !d.drained && !d.exited {
-		d.drained = true
-		d.g.HoldGuestWrites(d.source)
+	if d.drained || d.exited {
+		return sim.Finish(err)
 	}
-	return sim.Finish(err)
+	d.drained = true
+	d.g.HoldGuestWrites(d.source)
+	if d.u.j != nil {
+		d.u.j.Manager().DrainBegin(d.u.j)
+	}
+	d.exiting, d.exitErr = true, err
+	return sim.AwaitLoop()
 }
 
 // undrain is mirror_exit_common's bdrv_drained_end(src): held guest writes
-// go to the node the source's name now leads to.
+// go to the node the source's name now leads to, and the job's pause from
+// the drained section ends.
 func (d *mirrorJob) undrain() {
 	if d.drained {
 		d.drained = false
 		d.g.ReleaseGuestWrites(d.source)
+		if d.u.j != nil {
+			d.u.j.Manager().DrainEnd(d.u.j)
+		}
 	}
 }
 
