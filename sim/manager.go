@@ -317,14 +317,19 @@ func (m *Manager) runSlices(j *Job) {
 		switch st.kind {
 		case stepContinue:
 			// An I/O completion followed by job_pause_point. With simulated
-			// I/O the "completion" is instant, so the job yields to the loop
-			// first, as a coroutine does while its request is in flight:
-			// commands and other jobs interleave with a long copy, and a
-			// driver with no rate limit cannot monopolise the loop.
-			if m.pausePoint(j) {
-				return
-			}
-			m.wait(j, 0)
+			// I/O the "completion" is instant, but the job yields to the
+			// loop first, as a coroutine does while its request is in
+			// flight: commands and other jobs interleave with a long copy,
+			// and a driver with no rate limit cannot monopolise the loop.
+			// In flight the job stays busy, so a command's job_enter does
+			// nothing to it (a cancel is noticed, and a pause reached, only
+			// once the request has completed: after the command's return).
+			m.eng.schedule(m.eng.now, func() {
+				if m.pausePoint(j) {
+					return
+				}
+				m.runSlices(j)
+			})
 			return
 		case stepSleep, stepYield:
 			// job_sleep_ns / job_yield: a force-cancelled job returns at

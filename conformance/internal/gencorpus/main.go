@@ -491,6 +491,61 @@ func timeBound() {
 
 func tb2(job, src, tgt string, kv ...any) M { return tb(job, src, tgt, kv...) }
 
+// ordered records which events arrive before the command's return.
+func ordered(step M) M {
+	out := merge(step)
+	out["order"] = true
+	return out
+}
+
+// orders pins every row of reference §3.2's event-versus-return table, and
+// the mirror's: a command that ends a job's run without I/O (a force cancel
+// of a job sleeping under its speed limit or paused, a cancel or finalize in
+// pending) delivers the job's whole ending before its return; a mirror,
+// which drains its source before its run returns, ends after the return.
+func orders() {
+	add("order_cancel_sleeping", "job-cancel and block-job-cancel of a backup sleeping under its speed limit: aborting, BLOCK_JOB_CANCELLED, concluded, null, then the return",
+		cat(slow("j0", "n0", "n1"), s(ordered(ex("job-cancel", M{"id": "j0"})),
+			backup("j1", "n0", "n1", "speed", 1), st("j1", "running"),
+			ordered(ex("block-job-cancel", M{"device": "j1"})))),
+		midrun)
+	add("order_cancel_sleeping_manual_dismiss", "force cancel of a sleeping backup with auto-dismiss off ends in concluded before the return; job-dismiss emits null before its return",
+		cat(slow("j0", "n0", "n1", "auto-dismiss", false), s(ordered(ex("job-cancel", M{"id": "j0"})),
+			ordered(ex("job-dismiss", M{"id": "j0"})))),
+		midrun)
+	add("order_pause_resume_cancel", "job-pause of a sleeping backup: paused before the return; job-resume: running before the return; job-cancel of the paused backup: running, aborting, BLOCK_JOB_CANCELLED, concluded, null, then the return",
+		cat(slow("j0", "n0", "n1"), s(ordered(ex("job-pause", M{"id": "j0"})),
+			ordered(ex("job-resume", M{"id": "j0"})),
+			ordered(ex("job-pause", M{"id": "j0"})),
+			ordered(ex("job-cancel", M{"id": "j0"})))),
+		midrun)
+	add("order_pending", "job-cancel of a backup in pending: its ending before the return; job-finalize: BLOCK_JOB_COMPLETED, concluded, null before the return",
+		s(null("n0", MiB), null("n1", MiB),
+			backup("j0", "n0", "n1", "auto-finalize", false), wait("BLOCK_JOB_PENDING", M{"id": "j0"}),
+			ordered(ex("job-cancel", M{"id": "j0"})),
+			backup("j1", "n0", "n1", "auto-finalize", false), wait("BLOCK_JOB_PENDING", M{"id": "j1"}),
+			ordered(ex("job-finalize", M{"id": "j1"}))))
+	add("order_mirror_ready", "job-complete and soft block-job-cancel of a ready mirror return before waiting, pending, BLOCK_JOB_COMPLETED, concluded, null",
+		s(null("n0", MiB), null("n1", MiB),
+			mirror("m0", "n0", "n1"), wait("BLOCK_JOB_READY", M{"device": "m0"}),
+			ordered(ex("job-complete", M{"id": "m0"})), st("m0", "null"),
+			mirror("m1", "n0", "n1"), wait("BLOCK_JOB_READY", M{"device": "m1"}),
+			ordered(ex("block-job-cancel", M{"device": "m1"})), st("m1", "null")))
+	add("order_mirror_cancel", "a force-cancelled mirror drains its source before its run returns, so it ends after the return whether it slept, was paused or was ready; in pending its ending comes before the return, and query-block-jobs reports it paused (the drain)",
+		cat(slowMirror("m0", "n0", "n1"), s(ordered(ex("job-cancel", M{"id": "m0"})), st("m0", "null"),
+			mirror("m1", "n0", "n1", "speed", 1), st("m1", "running"),
+			ordered(ex("job-pause", M{"id": "m1"})),
+			ordered(ex("job-cancel", M{"id": "m1"})), st("m1", "null"),
+			null("s0", MiB), null("s1", MiB),
+			mirror("m2", "s0", "s1"), wait("BLOCK_JOB_READY", M{"device": "m2"}),
+			ordered(ex("job-cancel", M{"id": "m2"})), st("m2", "null"),
+			mirror("m3", "s0", "s1", "auto-finalize", false), wait("BLOCK_JOB_READY", M{"device": "m3"}),
+			ex("job-complete", M{"id": "m3"}), wait("BLOCK_JOB_PENDING", M{"id": "m3"}),
+			ex("query-block-jobs"),
+			ordered(ex("job-cancel", M{"id": "m3"})))),
+		midrun)
+}
+
 // deviations are scenarios that show where jobsim differs on purpose (the
 // spec/deviations.md entry they name); jobsim's own transcript is recorded
 // next to QEMU's.
@@ -516,6 +571,7 @@ func main() {
 	bitmaps()
 	timeBound()
 	deviations()
+	orders()
 	names := make([]string, 0, len(corpus))
 	for n := range corpus {
 		names = append(names, n)
