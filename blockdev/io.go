@@ -334,6 +334,40 @@ func (n *Node) qcowWrite(off int64, p []byte) (int64, error) {
 	return lat, nil
 }
 
+// Status is what bdrv_block_status reports for the bytes at an offset, as
+// far as a copying job cares.
+type Status uint8
+
+const (
+	// StatusData (BDRV_BLOCK_DATA): the bytes must be read and copied.
+	StatusData Status = iota
+	// StatusZero (BDRV_BLOCK_ZERO without DATA): they read as zeroes.
+	StatusZero
+	// StatusUndefined (neither): null-co without read-zeroes reports
+	// only BDRV_BLOCK_OFFSET_VALID; its contents are undefined.
+	StatusUndefined
+)
+
+// BlockStatus is bdrv_block_status for the byte at off: null-co reports
+// zeroes with read-zeroes and nothing otherwise (block/null.c
+// null_co_block_status), filters report their child's status, and every
+// other node reports data.
+func (n *Node) BlockStatus(off int64) Status {
+	switch n.driver {
+	case DriverNullCo:
+		if n.readZeroes {
+			return StatusZero
+		}
+		return StatusUndefined
+	case DriverFile, DriverMemory, DriverQcow2:
+		return StatusData
+	}
+	if c := n.Filtered(); c != nil {
+		return c.BlockStatus(off)
+	}
+	return StatusData
+}
+
 // IsAllocated reports whether the cluster at off is allocated in n itself
 // (bdrv_is_allocated): only COW overlays have unallocated clusters; filters
 // report their filtered child's status.

@@ -30,6 +30,10 @@ const (
 // maxIOBytes is mirror's MAX_IO_BYTES: the largest single copy operation.
 const maxIOBytes = 1 << 20
 
+// defaultMirrorBufSize is DEFAULT_MIRROR_BUF_SIZE (MAX_IN_FLIGHT 16 ×
+// MAX_IO_BYTES): the most one mirror iteration moves.
+const defaultMirrorBufSize = 16 * maxIOBytes
+
 // mirrorJob is block/mirror.c's job, for blockdev-mirror and active commit.
 type mirrorJob struct {
 	u         user
@@ -49,6 +53,9 @@ type mirrorJob struct {
 	onTarget  sim.OnError
 	copyMode  string
 	isCommit  bool
+	// bufSize bounds one iteration (s->buf_size: buf-size rounded up to
+	// the granularity, default MAX_IN_FLIGHT × MAX_IO_BYTES).
+	bufSize int64
 
 	started        bool
 	ready          bool
@@ -167,6 +174,11 @@ func startMirror(m *sim.Manager, g *blockdev.Graph, d *mirrorJob, bs, target *bl
 		return nil, qerr.Generic("Can't mirror node into itself")
 	}
 	d.g, d.source, d.target, d.gran = g, bs, target, gran
+	d.bufSize = defaultMirrorBufSize
+	if bufSize != nil && *bufSize > 0 {
+		d.bufSize = *bufSize
+	}
+	d.bufSize = (d.bufSize + gran - 1) / gran * gran
 	d.u = user{m: m, t: d.typ}
 	filter, err := g.InsertFilter(blockdev.DriverMirrorTop, filterName, bs)
 	if err != nil {
@@ -295,37 +307,7 @@ func (d *mirrorJob) Run(j *sim.Job) sim.Step {
 		if dl := d.rl.delay(j.Now(), j.Speed(), 0); dl > 0 {
 			return sim.Sleep(dl)
 		}
-		// whole granules only, so clearing a bit never drops uncopied bytes
-		chunk := max(d.gran, maxIOBytes-maxIOBytes%d.gran)
-		start, n, ok := d.dirty.NextDirtyArea(d.cursor, chunk)
-		if !ok {
-			start, n, _ = d.dirty.NextDirtyArea(0, chunk)
-		}
-		d.dirty.ResetRange(start, n)
-		lat, isRead, err := copyRange(d.source, d.target, start, d.buffer(n))
-		if err != nil {
-			d.dirty.SetRange(start, n)
-			d.activelySynced = false
-			errno := ioErrno(err)
-			policy := d.onTarget
-			if isRead {
-				policy = d.onSource
-			}
-			switch j.ErrorAction(policy, isRead, errno) {
-			case sim.ActionReport:
-				return d.finish(&sim.JobError{Errno: errno})
-			case sim.ActionIgnore:
-				return sim.Sleep(retryNs) // re-dirtied, retried later
-			}
-			return sim.Continue()
-		}
-		d.cursor = start + n
-		j.AddProgress(n)
-		d.rl.delay(j.Now(), j.Speed(), n)
-		if lat > 0 {
-			return sim.Sleep(lat)
-		}
-		return sim.Continue()
+		return d.iteration(j)
 	}
 	if cnt == 0 {
 		if !d.ready {
@@ -340,6 +322,71 @@ func (d *mirrorJob) Run(j *sim.Job) sim.Step {
 		}
 	}
 	return sim.Sleep(sliceNs)
+}
+
+// iteration is mirror_iteration: it takes the run of contiguous dirty
+// granules that starts at the first dirty one from the cursor, up to the
+// buffer size (16 MiB by default), clears it, and moves it in operations of
+// at most 1 MiB. Each operation asks the source's block status first
+// (mirror_iteration's bdrv_block_status_above): data is read and written,
+// zeroes are written as zeroes, and a range whose contents are undefined
+// (null-co without read-zeroes) is discarded on the target, which a node
+// opened without discard=unmap ignores (bdrv_co_pdiscard returns before
+// writing, so the target's dirty bitmaps stay clean). The speed limit
+// accounts every operation but is waited for only before the next
+// iteration, so a rate-limited mirror moves a whole buffer first.
+func (d *mirrorJob) iteration(j *sim.Job) sim.Step {
+	// whole granules only, so clearing a bit never drops uncopied bytes
+	op := max(d.gran, maxIOBytes-maxIOBytes%d.gran)
+	start, n, ok := d.dirty.NextDirtyArea(d.cursor, d.bufSize)
+	if !ok {
+		start, n, _ = d.dirty.NextDirtyArea(0, d.bufSize)
+	}
+	d.dirty.ResetRange(start, n)
+	var lat int64
+	for done := int64(0); done < n; {
+		off, k := start+done, min(op, n-done)
+		l, isRead, err := d.move(off, k)
+		if err != nil {
+			d.dirty.SetRange(off, n-done)
+			d.activelySynced = false
+			errno := ioErrno(err)
+			policy := d.onTarget
+			if isRead {
+				policy = d.onSource
+			}
+			switch j.ErrorAction(policy, isRead, errno) {
+			case sim.ActionReport:
+				return d.finish(&sim.JobError{Errno: errno})
+			case sim.ActionIgnore:
+				return sim.Sleep(retryNs) // re-dirtied, retried later
+			}
+			return sim.Continue()
+		}
+		lat = max(lat, l)
+		done += k
+		d.cursor = off + k
+		j.AddProgress(k)
+		d.rl.delay(j.Now(), j.Speed(), k)
+	}
+	if lat > 0 {
+		return sim.Sleep(lat)
+	}
+	return sim.Continue()
+}
+
+// move is one operation of mirror_perform, by the source's block status.
+func (d *mirrorJob) move(off, n int64) (lat int64, isRead bool, err error) {
+	switch d.source.BlockStatus(off) {
+	case blockdev.StatusUndefined:
+		return 0, false, nil // MIRROR_METHOD_DISCARD, ignored by the target
+	case blockdev.StatusZero:
+		buf := d.buffer(n)
+		clear(buf)
+		lat, err = d.target.Write(off, buf) // MIRROR_METHOD_ZERO
+		return lat, false, err
+	}
+	return copyRange(d.source, d.target, off, d.buffer(n))
 }
 
 // finish ends Run the way mirror_run returns: with the source drained
