@@ -348,24 +348,59 @@ const (
 	StatusUndefined
 )
 
-// BlockStatus is bdrv_block_status for the byte at off: null-co reports
-// zeroes with read-zeroes and nothing otherwise (block/null.c
-// null_co_block_status), filters report their child's status, and every
-// other node reports data.
-func (n *Node) BlockStatus(off int64) Status {
+// BlockStatus is bdrv_block_status_above(n, NULL) for the bytes from off:
+// their status and how many bytes from off (at most max) share it.
+// null-co reports zeroes with read-zeroes and nothing otherwise
+// (block/null.c null_co_block_status); a raw file reports its data and its
+// holes (file-posix's SEEK_DATA/SEEK_HOLE; a hole reads as zeroes); qcow2
+// reports its allocated clusters as data and the rest as its backing file
+// does, or as zeroes without one; filters report their child's status.
+func (n *Node) BlockStatus(off, max int64) (Status, int64) {
 	switch n.driver {
 	case DriverNullCo:
 		if n.readZeroes {
-			return StatusZero
+			return StatusZero, max
 		}
-		return StatusUndefined
-	case DriverFile, DriverMemory, DriverQcow2:
-		return StatusData
+		return StatusUndefined, max
+	case DriverFile:
+		if e, ok := n.store.(interface {
+			Extent(off, max int64) (bool, int64)
+		}); ok {
+			if data, k := e.Extent(off, max); !data {
+				return StatusZero, k
+			} else {
+				return StatusData, k
+			}
+		}
+		return StatusData, max
+	case DriverMemory:
+		return StatusData, max
+	case DriverQcow2:
+		cs := n.ClusterSize()
+		at := func(o int64) (Status, int64) {
+			k := cs - o%cs
+			switch b := n.Backing(); {
+			case n.dataStore().Allocated(o):
+				return StatusData, k
+			case b != nil && o < b.Size():
+				return b.BlockStatus(o, min(k, b.Size()-o))
+			}
+			return StatusZero, k
+		}
+		first, k := at(off)
+		for k < max {
+			st, more := at(off + k)
+			if st != first {
+				break
+			}
+			k += more
+		}
+		return first, min(k, max)
 	}
 	if c := n.Filtered(); c != nil {
-		return c.BlockStatus(off)
+		return c.BlockStatus(off, max)
 	}
-	return StatusData
+	return StatusData, max
 }
 
 // IsAllocated reports whether the cluster at off is allocated in n itself

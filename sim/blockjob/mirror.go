@@ -345,8 +345,19 @@ func (d *mirrorJob) iteration(j *sim.Job) sim.Step {
 	d.dirty.ResetRange(start, n)
 	var lat int64
 	for done := int64(0); done < n; {
-		off, k := start+done, min(op, n-done)
-		l, isRead, err := d.move(off, k)
+		off := start + done
+		// mirror_iteration: an operation covers one block-status extent,
+		// data at most 1 MiB, whole granules; a piece shorter than a
+		// granule is copied as data.
+		st, k := d.source.BlockStatus(off, n-done)
+		if st == blockdev.StatusData {
+			k = min(k, op)
+		}
+		k -= k % d.gran
+		if k < d.gran {
+			k, st = min(d.gran, n-done), blockdev.StatusData
+		}
+		l, isRead, err := d.move(st, off, k)
 		if err != nil {
 			d.dirty.SetRange(off, n-done)
 			d.activelySynced = false
@@ -375,9 +386,10 @@ func (d *mirrorJob) iteration(j *sim.Job) sim.Step {
 	return sim.Continue()
 }
 
-// move is one operation of mirror_perform, by the source's block status.
-func (d *mirrorJob) move(off, n int64) (lat int64, isRead bool, err error) {
-	switch d.source.BlockStatus(off) {
+// move is one operation of mirror_perform, by the source's block status:
+// MIRROR_METHOD_COPY, _ZERO or _DISCARD.
+func (d *mirrorJob) move(st blockdev.Status, off, n int64) (lat int64, isRead bool, err error) {
+	switch st {
 	case blockdev.StatusUndefined:
 		return 0, false, nil // MIRROR_METHOD_DISCARD, ignored by the target
 	case blockdev.StatusZero:
