@@ -572,6 +572,7 @@ func main() {
 	timeBound()
 	deviations()
 	orders()
+	firstMoves()
 	names := make([]string, 0, len(corpus))
 	for n := range corpus {
 		names = append(names, n)
@@ -588,4 +589,53 @@ func main() {
 			os.Exit(1)
 		}
 	}
+}
+
+func qcowNode(name string) M {
+	return ex("blockdev-add", M{"driver": "qcow2", "node-name": name,
+		"file": M{"driver": "file", "filename": "${IMG:" + name + "}"}})
+}
+
+// cancelled force-cancels a job and waits for its end; the offset of its
+// BLOCK_JOB_CANCELLED is what the job moved before its first sleep (the
+// offset of a query right after the start is racy on QEMU for file
+// nodes, whose I/O completes in a thread pool; the cancel waits for it).
+func cancelled(job string) []M {
+	return s(ex("job-cancel", M{"id": job}), st(job, "null"))
+}
+
+// firstMoves pin what a rate-limited job moves before its first sleep
+// (speed 1: everything after it waits for ages). A backup's first
+// block-copy task is one extent of the source's block status, in whole
+// clusters (at least one), at most 1 MiB; a mirror's first iteration is a
+// whole buffer (16 MiB, or buf-size rounded up to the granularity).
+func firstMoves() {
+	sparse := M{"size": 64 * MiB, "fill": [][3]int64{{0, 128 * 1024, 0x5A}, {2 * MiB, 192 * 1024, 0xC3}, {40 * MiB, 3 * MiB, 0x11}}}
+	tiny := M{"size": 64 * MiB, "fill": [][3]int64{{0, 4096, 0x01}}}
+	hole := M{"size": 64 * MiB, "fill": [][3]int64{{3 * MiB, 64 * 1024, 0x02}}}
+	blank := M{"size": 64 * MiB}
+	qsparse := merge(sparse, "format", "qcow2")
+	qblank := merge(blank, "format", "qcow2")
+	add("first_move_backup", "a backup at speed 1 moves one block-copy task before it sleeps: the source's first extent of one status in whole clusters (128 KiB of data on a raw file or qcow2, one 64 KiB cluster for 4 KiB of data, 1 MiB of a hole or of null-co), as BLOCK_JOB_CANCELLED's offset shows",
+		cat(s(rawNode("src"), rawNode("tgt"), backup("d", "src", "tgt", "speed", 1), st("d", "running")), cancelled("d"),
+			s(qcowNode("qsrc"), qcowNode("qtgt"), backup("q", "qsrc", "qtgt", "speed", 1), st("q", "running")), cancelled("q"),
+			s(rawNode("tiny"), backup("t", "tiny", "tgt", "speed", 1), st("t", "running")), cancelled("t"),
+			s(rawNode("hole"), backup("h", "hole", "tgt", "speed", 1), st("h", "running")), cancelled("h"),
+			s(null("n0", 64*MiB), null("n1", 64*MiB), backup("n", "n0", "n1", "speed", 1), st("n", "running")), cancelled("n"),
+			s(ex("blockdev-add", M{"driver": "null-co", "node-name": "z0", "size": 64 * MiB, "read-zeroes": true}),
+				backup("z", "z0", "n1", "speed", 1), st("z", "running")), cancelled("z")),
+		imgs("src", sparse, "tgt", blank, "qsrc", qsparse, "qtgt", qblank, "tiny", tiny, "hole", hole))
+	add("first_move_mirror", "a mirror at speed 1 moves a whole buffer before it sleeps: 16 MiB by default from null-co, a raw file or qcow2, buf-size when given, rounded up to the granularity",
+		cat(s(rawNode("src"), rawNode("tgt"), mirror("d", "src", "tgt", "speed", 1), st("d", "running")), cancelled("d"),
+			s(qcowNode("qsrc"), qcowNode("qtgt"), mirror("q", "qsrc", "qtgt", "speed", 1), st("q", "running")), cancelled("q"),
+			s(null("n0", 64*MiB), null("n1", 64*MiB), mirror("n", "n0", "n1", "speed", 1), st("n", "running")), cancelled("n"),
+			s(mirror("b", "n0", "n1", "speed", 1, "buf-size", 4*MiB), st("b", "running")), cancelled("b"),
+			s(mirror("g", "n0", "n1", "speed", 1, "buf-size", 3*MiB-4096, "granularity", MiB), st("g", "running")), cancelled("g")),
+		imgs("src", sparse, "tgt", blank, "qsrc", qsparse, "qtgt", qblank))
+	add("mirror_null_target_bitmap", "a mirror from null-co discards what it cannot read as data or zeroes, which the target ignores: the target's dirty bitmap stays clean; from null-co with read-zeroes it writes zeroes, which dirty it (the minimized TestDifferential disagreement)",
+		cat(s(null("n0", GiB), null("n1", GiB), bm("n1", "b0"), mirror("m", "n0", "n1", "speed", 1), st("m", "running")),
+			cancelled("m"), s(M{"bitmaps": "n1"}),
+			s(ex("blockdev-add", M{"driver": "null-co", "node-name": "z0", "size": GiB, "read-zeroes": true}),
+				null("z1", GiB), bm("z1", "b0"), mirror("z", "z0", "z1", "speed", 1), st("z", "running")),
+			cancelled("z"), s(M{"bitmaps": "z1"})))
 }
