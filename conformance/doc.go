@@ -18,10 +18,12 @@
 // event a server emitted in reaction to the script is in the transcript,
 // whatever the server's event/response ordering.
 //
-// TestDifferential draws random command sequences with rapid, runs each on
-// QEMU (twice, to set aside sequences that are racy on QEMU itself) and on
-// `jobsim qmp --clock virtual`, and on a disagreement writes the minimized
-// sequence to testdata/differential/disagreement.json.
+// TestDifferential draws command sequences with rapid, runs each on QEMU
+// (twice, to set aside sequences that are racy on QEMU itself) and on
+// `jobsim qmp --clock virtual`, and on a disagreement writes the sequence
+// to testdata/differential/disagreement.json. CI runs a fixed list of seeds
+// (-diff-seeds 1-100); `make differential` draws new ones (SEEDS=random)
+// and minimizes what it finds.
 //
 // Tests: `go test ./conformance` runs the corpus in-process and against the
 // jobsim binary, and against qemu-storage-daemon when it is installed (under
