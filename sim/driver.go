@@ -81,9 +81,10 @@ type Step struct {
 	err  error
 }
 
-// Continue yields to the loop and, when entered again at the same virtual
-// time, passes a pause point and runs the next slice (an I/O completion
-// followed by job_pause_point).
+// Continue yields to the loop with a request in flight and, when it
+// completes at the same virtual time, passes a pause point and runs the
+// next slice (an I/O completion followed by job_pause_point). While in
+// flight the job is busy: commands do not enter it.
 func Continue() Step { return Step{kind: stepContinue} }
 
 // Sleep waits ns of virtual time, then passes a pause point (job_sleep_ns).
