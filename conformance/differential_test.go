@@ -237,6 +237,14 @@ func TestDifferential(t *testing.T) {
 	js := &Process{Label: "jobsim qmp --clock virtual", Command: []string{bin, "qmp", "--clock", "virtual"}}
 	gen := rapid.Custom(drawScenario)
 	if *diffSeeds == "random" {
+		// rapid's seed, drawn here unless given, so that it is printed
+		// before the campaign (rapid itself names it only on a failure)
+		if f := flag.Lookup("rapid.seed"); f != nil {
+			if f.Value.String() == "0" {
+				_ = f.Value.Set(strconv.FormatInt(time.Now().UnixNano()&(1<<62-1), 10))
+			}
+			t.Logf("rapid seed %s (replay: go test ./conformance -run TestDifferential -diff-seeds=random -rapid.seed=%s)", f.Value, f.Value)
+		}
 		stop := time.Now().Add(*diffBudget)
 		ran, skipped := 0, 0
 		rapid.Check(t, func(rt *rapid.T) {
