@@ -632,6 +632,24 @@ func firstMoves() {
 			s(mirror("b", "n0", "n1", "speed", 1, "buf-size", 4*MiB), st("b", "running")), cancelled("b"),
 			s(mirror("g", "n0", "n1", "speed", 1, "buf-size", 3*MiB-4096, "granularity", MiB), st("g", "running")), cancelled("g")),
 		imgs("src", sparse, "tgt", blank, "qsrc", qsparse, "qtgt", qblank))
+	qnode := func(name, backing string) M {
+		args := M{"driver": "qcow2", "node-name": name, "file": M{"driver": "file", "filename": "${IMG:" + name + "}"}}
+		if backing != "" {
+			args["backing"] = backing
+		}
+		return ex("blockdev-add", args)
+	}
+	chain := []any{
+		"base", M{"size": 64 * MiB, "format": "qcow2", "fill": [][3]int64{{0, 3 * MiB, 0xAA}}},
+		"mid", M{"size": 64 * MiB, "format": "qcow2", "backing": "base", "fill": [][3]int64{{1 * MiB, 64 * 1024, 0x55}, {8 * MiB, 2 * MiB, 0x66}}},
+		"top", M{"size": 64 * MiB, "format": "qcow2", "backing": "mid", "fill": [][3]int64{{5 * MiB, 128 * 1024, 0x11}}},
+	}
+	add("first_move_stream_commit", "block-stream and block-commit at speed 1 move one extent of allocation status, at most 512 KiB, before they sleep: stream from the bottom copies what lies above base, commit what mid holds above base",
+		cat(s(qnode("base", ""), qnode("mid", "base"), qnode("top", "mid"),
+			ex("block-stream", M{"job-id": "s", "device": "top", "speed": 1}), st("s", "running")), cancelled("s"),
+			s(ex("block-stream", M{"job-id": "t", "device": "top", "base-node": "base", "speed": 1}), st("t", "running")), cancelled("t"),
+			s(ex("block-commit", M{"job-id": "c", "device": "top", "top-node": "mid", "base-node": "base", "speed": 1}), st("c", "running")), cancelled("c")),
+		imgs(chain...))
 	add("mirror_null_target_bitmap", "a mirror from null-co discards what it cannot read as data or zeroes, which the target ignores: the target's dirty bitmap stays clean; from null-co with read-zeroes it writes zeroes, which dirty it (the minimized TestDifferential disagreement)",
 		cat(s(null("n0", GiB), null("n1", GiB), bm("n1", "b0"), mirror("m", "n0", "n1", "speed", 1), st("m", "running")),
 			cancelled("m"), s(M{"bitmaps": "n1"}),
