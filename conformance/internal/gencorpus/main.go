@@ -525,6 +525,14 @@ func orders() {
 			ordered(ex("job-cancel", M{"id": "j0"})),
 			backup("j1", "n0", "n1", "auto-finalize", false), wait("BLOCK_JOB_PENDING", M{"id": "j1"}),
 			ordered(ex("job-finalize", M{"id": "j1"}))))
+	add("order_job_start", "a job on small null-co nodes runs inside the command that starts it on QEMU (null-co completes I/O without yielding): a 1 MiB backup's whole ending and a 1 MiB mirror's ready come before the return; jobsim yields after each copy operation and returns first (D24). A rate-limited backup: created, running, paused, running before the return on both",
+		s(null("s0", MiB), null("s1", MiB),
+			ordered(backup("b", "s0", "s1")), st("b", "null"),
+			ordered(mirror("m", "s0", "s1")), wait("BLOCK_JOB_READY", M{"device": "m"}),
+			ex("job-cancel", M{"id": "m"}), st("m", "null"),
+			null("n0", GiB), null("n1", GiB),
+			ordered(backup("j", "n0", "n1", "speed", 1)), ordered(ex("job-cancel", M{"id": "j"}))),
+		func(s *scenario) { s.Deviation = "D24" })
 	add("order_mirror_ready", "job-complete and soft block-job-cancel of a ready mirror return before waiting, pending, BLOCK_JOB_COMPLETED, concluded, null",
 		s(null("n0", MiB), null("n1", MiB),
 			mirror("m0", "n0", "n1"), wait("BLOCK_JOB_READY", M{"device": "m0"}),
