@@ -8,8 +8,11 @@
 // The scenario and transcript formats are those of
 // ../shared/reference/qemu-transcripts/record.py, so its files and this
 // package's are interchangeable. Events are compared per job: the
-// interleaving of two jobs' events, and of events with responses, is racy
-// in QEMU itself. A scenario whose jobsim behaviour differs on purpose names
+// interleaving of two jobs' events, and in general of events with
+// responses, is racy in QEMU itself. Where it is not (reference §3.2: a
+// command that ends a job without I/O delivers its ending before the
+// return), a send step with "order" records the events that arrived before
+// its return, and that list is compared. A scenario whose jobsim behaviour differs on purpose names
 // its spec/deviations.md entry in "deviation" and carries the transcript
 // jobsim must produce in NAME.jobsim.transcript.json.
 //
