@@ -421,22 +421,34 @@ func (n *Node) IsAllocated(off int64) bool {
 // AllocatedAbove is bdrv_is_allocated_above(top, base, include_base): the
 // cluster at off is allocated in some layer from top down to base (base
 // itself only if includeBase; base nil is the whole chain). It also returns
-// how many bytes from off share that status, up to max, in steps of step.
+// how many bytes from off share that answer, up to max, in steps of step,
+// as QEMU counts them (bdrv_co_common_block_status_above): the layers above
+// the first one that holds off narrow the range to what they leave
+// unallocated, and that layer's own extent ends it; when none holds it, the
+// range is what every layer leaves unallocated.
 func AllocatedAbove(top, base *Node, includeBase bool, off, max, step int64) (bool, int64) {
-	at := func(o int64) bool {
-		for n := top.SkipFilters(); n != nil; n = n.Backing().SkipFilters() {
-			if n == base && !includeBase {
-				return false
-			}
-			if o < n.Size() && n.IsAllocated(o) {
-				return true
-			}
-			if n == base {
-				return false
-			}
+	bytes := max
+	for n := top.SkipFilters(); n != nil; n = n.Backing().SkipFilters() {
+		if n == base && !includeBase {
+			return false, bytes
 		}
-		return false
+		alloc, k := n.allocationExtent(off, bytes, step)
+		if alloc {
+			return true, k
+		}
+		bytes = k
+		if n == base {
+			break
+		}
 	}
+	return false, bytes
+}
+
+// allocationExtent is bdrv_is_allocated for n alone: whether the cluster
+// at off is allocated in n and how many bytes from off (at most max, in
+// steps of step) share that; beyond n's end nothing is allocated.
+func (n *Node) allocationExtent(off, max, step int64) (bool, int64) {
+	at := func(o int64) bool { return o < n.Size() && n.IsAllocated(o) }
 	first := at(off)
 	end := off + max
 	o := off - off%step + step
