@@ -647,17 +647,22 @@ func firstMoves() {
 		}
 		return ex("blockdev-add", args)
 	}
-	chain := []any{
-		"base", M{"size": 64 * MiB, "format": "qcow2", "fill": [][3]int64{{0, 3 * MiB, 0xAA}}},
-		"mid", M{"size": 64 * MiB, "format": "qcow2", "backing": "base", "fill": [][3]int64{{0, 64 * 1024, 0x55}, {8 * MiB, 2 * MiB, 0x66}}},
-		"top", M{"size": 64 * MiB, "format": "qcow2", "backing": "mid", "fill": [][3]int64{{5 * MiB, 128 * 1024, 0x11}}},
+	// one chain per job, so every job starts on its own untouched images
+	var chains []any
+	var nodes []M
+	for _, p := range []string{"s", "t", "c"} {
+		chains = append(chains,
+			p+"base", M{"size": 64 * MiB, "format": "qcow2", "fill": [][3]int64{{0, 3 * MiB, 0xAA}}},
+			p+"mid", M{"size": 64 * MiB, "format": "qcow2", "backing": p + "base", "fill": [][3]int64{{0, 64 * 1024, 0x55}, {8 * MiB, 2 * MiB, 0x66}}},
+			p+"top", M{"size": 64 * MiB, "format": "qcow2", "backing": p + "mid", "fill": [][3]int64{{5 * MiB, 128 * 1024, 0x11}}})
+		nodes = append(nodes, qnode(p+"base", ""), qnode(p+"mid", p+"base"), qnode(p+"top", p+"mid"))
 	}
-	add("first_move_stream_commit", "block-stream and block-commit at speed 1 move one extent of allocation status, at most 512 KiB, before they sleep: stream from the bottom copies what lies above base, commit what mid holds above base (data at offset 0 in every case: after a skipped extent QEMU's stream and commit yield with a zero delay, and a cancel then races the next copy)",
-		cat(s(qnode("base", ""), qnode("mid", "base"), qnode("top", "mid"),
-			ex("block-stream", M{"job-id": "s", "device": "top", "speed": 1}), st("s", "running")), cancelled("s"),
-			s(ex("block-stream", M{"job-id": "t", "device": "top", "base-node": "base", "speed": 1}), st("t", "running")), cancelled("t"),
-			s(ex("block-commit", M{"job-id": "c", "device": "top", "top-node": "mid", "base-node": "base", "speed": 1}), st("c", "running")), cancelled("c")),
-		imgs(chain...))
+	add("first_move_stream_commit", "block-stream and block-commit at speed 1 move one extent before they sleep, at most 512 KiB, as bdrv_is_allocated_above counts it (the first layer that holds the offset ends the extent): 64 KiB of mid under an empty top, for a full stream, a stream to base and a commit of mid into base (data at offset 0 in every case: after a skipped extent QEMU's stream and commit yield with a zero delay, and a cancel then races the next copy)",
+		cat(nodes,
+			s(ex("block-stream", M{"job-id": "s", "device": "stop", "speed": 1}), st("s", "running")), cancelled("s"),
+			s(ex("block-stream", M{"job-id": "t", "device": "ttop", "base-node": "tbase", "speed": 1}), st("t", "running")), cancelled("t"),
+			s(ex("block-commit", M{"job-id": "c", "device": "ctop", "top-node": "cmid", "base-node": "cbase", "speed": 1}), st("c", "running")), cancelled("c")),
+		imgs(chains...))
 	add("mirror_null_target_bitmap", "a mirror from null-co discards what it cannot read as data or zeroes, which the target ignores: the target's dirty bitmap stays clean; from null-co with read-zeroes it writes zeroes, which dirty it (the minimized TestDifferential disagreement)",
 		cat(s(null("n0", GiB), null("n1", GiB), bm("n1", "b0"), mirror("m", "n0", "n1", "speed", 1), st("m", "running")),
 			cancelled("m"), s(M{"bitmaps": "n1"}),
