@@ -335,6 +335,75 @@ func (n *Node) qcowWrite(off int64, p []byte) (int64, error) {
 	return lat, nil
 }
 
+// Status is what bdrv_block_status reports for the bytes at an offset, as
+// far as a copying job cares.
+type Status uint8
+
+const (
+	// StatusData (BDRV_BLOCK_DATA): the bytes must be read and copied.
+	StatusData Status = iota
+	// StatusZero (BDRV_BLOCK_ZERO without DATA): they read as zeroes.
+	StatusZero
+	// StatusUndefined (neither): null-co without read-zeroes reports
+	// only BDRV_BLOCK_OFFSET_VALID; its contents are undefined.
+	StatusUndefined
+)
+
+// BlockStatus is bdrv_block_status_above(n, NULL) for the bytes from off:
+// their status and how many bytes from off (at most max) share it.
+// null-co reports zeroes with read-zeroes and nothing otherwise
+// (block/null.c null_co_block_status); a raw file reports its data and its
+// holes (file-posix's SEEK_DATA/SEEK_HOLE; a hole reads as zeroes); qcow2
+// reports its allocated clusters as data and the rest as its backing file
+// does, or as zeroes without one; filters report their child's status.
+func (n *Node) BlockStatus(off, max int64) (Status, int64) {
+	switch n.driver {
+	case DriverNullCo:
+		if n.readZeroes {
+			return StatusZero, max
+		}
+		return StatusUndefined, max
+	case DriverFile:
+		if e, ok := n.store.(interface {
+			Extent(off, max int64) (bool, int64)
+		}); ok {
+			if data, k := e.Extent(off, max); !data {
+				return StatusZero, k
+			} else {
+				return StatusData, k
+			}
+		}
+		return StatusData, max
+	case DriverMemory:
+		return StatusData, max
+	case DriverQcow2:
+		cs := n.ClusterSize()
+		at := func(o int64) (Status, int64) {
+			k := cs - o%cs
+			switch b := n.Backing(); {
+			case n.dataStore().Allocated(o):
+				return StatusData, k
+			case b != nil && o < b.Size():
+				return b.BlockStatus(o, min(k, b.Size()-o))
+			}
+			return StatusZero, k
+		}
+		first, k := at(off)
+		for k < max {
+			st, more := at(off + k)
+			if st != first {
+				break
+			}
+			k += more
+		}
+		return first, min(k, max)
+	}
+	if c := n.Filtered(); c != nil {
+		return c.BlockStatus(off, max)
+	}
+	return StatusData, max
+}
+
 // IsAllocated reports whether the cluster at off is allocated in n itself
 // (bdrv_is_allocated): only COW overlays have unallocated clusters; filters
 // report their filtered child's status.
@@ -353,41 +422,54 @@ func (n *Node) IsAllocated(off int64) bool {
 // AllocatedAbove is bdrv_is_allocated_above(top, base, include_base): the
 // cluster at off is allocated in some layer from top down to base (base
 // itself only if includeBase; base nil is the whole chain). It also returns
-// how many bytes from off share that status, up to max, in steps of step.
+// how many bytes from off share that answer, up to max, in steps of step,
+// as QEMU counts them (bdrv_co_common_block_status_above): the layers above
+// the first one that holds off narrow the range to what they leave
+// unallocated, and that layer's own extent ends it; when none holds it, the
+// range is what every layer leaves unallocated.
 func AllocatedAbove(top, base *Node, includeBase bool, off, max, step int64) (bool, int64) {
-	at := func(o int64) bool {
-		for n := top.SkipFilters(); n != nil; n = n.Backing().SkipFilters() {
-			if n == base && !includeBase {
-				return false
-			}
-			if o < n.Size() && n.IsAllocated(o) {
-				return true
-			}
-			if n == base {
-				return false
-			}
+	bytes := max
+	for n := top.SkipFilters(); n != nil; n = n.Backing().SkipFilters() {
+		if n == base && !includeBase {
+			return false, bytes
 		}
-		return false
-	}
-	// Only qcow2 has unallocated clusters: a chain with a layer of any
-	// other kind is allocated wherever that layer reaches, so the answer
-	// needs no walk (a 2^62-byte null-co would take 2^46 steps).
-	for n := top.SkipFilters(); n != nil && (n != base || includeBase); n = n.Backing().SkipFilters() {
-		if n.driver != DriverQcow2 && off+max <= n.Size() {
-			return true, max
+		alloc, k := n.allocationExtent(off, bytes, step)
+		if alloc {
+			return true, k
 		}
+		bytes = k
 		if n == base {
 			break
 		}
 	}
+	return false, bytes
+}
+
+// allocationExtent is bdrv_is_allocated for n alone: whether the cluster
+// at off is allocated in n and how many bytes from off (at most max, in
+// steps of step) share that; beyond n's end nothing is allocated.
+func (n *Node) allocationExtent(off, max, step int64) (bool, int64) {
+	switch n.driver {
+	case DriverQcow2, DriverCBW, DriverMirrorTop, DriverCommitTop, DriverCOR:
+	default:
+		// Only qcow2 has unallocated clusters: a layer of any other kind
+		// is allocated wherever it reaches, so the answer needs no walk
+		// (a 2^62-byte null-co would take 2^46 steps).
+		if off >= n.Size() {
+			return false, max
+		}
+		reach := n.Size() + (step-n.Size()%step)%step
+		return true, min(reach, off+max) - off
+	}
+	at := func(o int64) bool { return o < n.Size() && n.IsAllocated(o) }
 	first := at(off)
 	end := off + max
 	o := off - off%step + step
 	for o < end {
 		if !first {
-			// Empty L2 spans of every layer are skipped whole, so an
+			// Empty L2 spans are skipped whole, so an
 			// empty 2 PiB qcow2 is not walked 64 KiB at a time.
-			if u := unallocatedUntil(top, base, includeBase, o); u-u%step > o {
+			if u := n.unallocatedUntil(o); u-u%step > o {
 				o = u - u%step
 				continue
 			}
@@ -400,30 +482,18 @@ func AllocatedAbove(top, base *Node, includeBase bool, off, max, step int64) (bo
 	return first, min(o, end) - off
 }
 
-// unallocatedUntil returns how far from o every layer AllocatedAbove
-// looks at is known to be unallocated without reading L2 tables (o when
-// some layer may have data at o).
-func unallocatedUntil(top, base *Node, includeBase bool, o int64) int64 {
-	until := int64(math.MaxInt64)
-	for n := top.SkipFilters(); n != nil; n = n.Backing().SkipFilters() {
-		if n == base && !includeBase {
-			break
-		}
-		if o < n.Size() {
-			qs, ok := n.dataStore().(*Qcow2Store)
-			if n.driver != DriverQcow2 || !ok {
-				return o
-			}
-			until = min(until, qs.unmappedUntil(o))
-			if until <= o {
-				return o
-			}
-		}
-		if n == base {
-			break
-		}
+// unallocatedUntil returns how far from o n is known to be unallocated
+// without reading L2 tables (o when it may have data at o; beyond its end
+// nothing is allocated).
+func (n *Node) unallocatedUntil(o int64) int64 {
+	if o >= n.Size() {
+		return math.MaxInt64
 	}
-	return until
+	qs, ok := n.dataStore().(*Qcow2Store)
+	if n.driver != DriverQcow2 || !ok {
+		return o
+	}
+	return qs.unmappedUntil(o)
 }
 
 // Chain returns the backing chain from n (filters skipped) down to the

@@ -131,6 +131,15 @@ func copyRange(src, dst *blockdev.Node, off, n int64) (lat int64, isRead bool, e
 	return l + l2, false, err
 }
 
+// writeZeroes writes n zero bytes at off (COPY_WRITE_ZEROES), with a
+// buffer lent for the request only.
+func writeZeroes(dst *blockdev.Node, off, n int64) (lat int64, err error) {
+	buf := lendBuffer(n)
+	defer returnBuffer(buf)
+	clear(buf)
+	return dst.Write(off, buf)
+}
+
 // copyBuffers are the copy buffers every job shares, one pool per power of
 // two from 4 KiB to 64 MiB. A request borrows one for as long as its read
 // and write take (they are synchronous on the simulator's goroutine), so
