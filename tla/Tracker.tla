@@ -145,15 +145,11 @@ Restart ==
     /\ sending' = 0
     /\ UNCHANGED <<ret, committed, intent, verdict, view, bv>>
 
-(* Another client's own job: created, run, finalized and dismissed by it. *)
+(* Another client's own job: already waiting in pending for its client's
+   job-finalize when the tracker starts (the job the tracker must not
+   finalize, T5), then finalized and dismissed by that client. *)
 OtherStep(o) ==
-    /\ \/ /\ status[o] = "undefined"
-          /\ status' = [status EXCEPT ![o] = Hop(Hop(@, "created"), "running")]
-          /\ UNCHANGED ret
-       \/ /\ status[o] = "running"
-          /\ status' = [status EXCEPT ![o] = Hop(Hop(@, "waiting"), "pending")]
-          /\ UNCHANGED ret
-       \/ /\ Permits(status[o], "finalize")
+    /\ \/ /\ Permits(status[o], "finalize")
           /\ status' = [status EXCEPT ![o] = Hop(@, "concluded")]
           /\ ret' = [ret EXCEPT ![o] = "ok"]
        \/ /\ Permits(status[o], "dismiss")
@@ -321,7 +317,7 @@ TrackerDismiss(j) ==
 -----------------------------------------------------------------------------
 
 Init ==
-    /\ status = [j \in AllJobs |-> "undefined"]
+    /\ status = [j \in AllJobs |-> IF j \in Others THEN "pending" ELSE "undefined"]
     /\ ret = [j \in AllJobs |-> "none"]
     /\ committed = [j \in AllJobs |-> FALSE]
     /\ bm = [j \in AllJobs |-> IF j \in BitmapJobs THEN "unused" ELSE "none"]
