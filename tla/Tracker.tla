@@ -220,8 +220,9 @@ Send(j) ==
     /\ UNCHANGED <<ret, committed, lost, view, bv>>
 
 \* The reconcile: a pure function of the journal, the volatile state and
-\* QEMU's answers to query-jobs and query-named-block-nodes.  Jobs of other
-\* clients in the answer are ignored (they are not in the journal).
+\* QEMU's answers to query-jobs and query-named-block-nodes.  The view covers
+\* every job in the answer, other clients' too; verdicts and commands are
+\* only for the jobs in the journal (Tracked).
 SnapView(j) ==
     CASE ~Present(j) -> "absent"
       [] status[j] = "pending" -> "pending"
