@@ -85,7 +85,7 @@ trace_states() {
 }
 
 tlc_all() {
-	local fail=0 cfg name want kind wname out rc t0 t1 secs distinct depth ex exrc twin
+	local fail=0 cfg name want kind wname extra out rc t0 t1 secs distinct depth ex exrc twin
 	printf '%-22s %10s %6s %8s %10s | %10s %6s %8s %12s %7s\n' config distinct depth tlc_s tlc_st/s explorer depth ex_s ex_st/s speedup
 	for cfg in "$here"/MC_*.cfg; do
 		name=$(basename "$cfg" .cfg)
@@ -93,7 +93,15 @@ tlc_all() {
 			fail=1
 			continue
 		}
-		read -r kind wname _ <<<"$want"
+		read -r kind wname extra <<<"$want"
+		case $kind,${wname:+named}${extra:+,more} in
+		ok, | deadlock, | invariant,named | property,named) ;;
+		*)
+			echo "tla: $name: unknown Expect line '$want' (want ok, deadlock, invariant NAME or property NAME)" >&2
+			fail=1
+			continue
+			;;
+		esac
 		twin=1
 		has_explorer "$cfg" || twin=0
 		out=$tmp/$name.out
@@ -149,11 +157,6 @@ tlc_all() {
 				fail=1
 			fi
 			printf "%-22s %s violated, found by $by, as expected (%d-state trace)\n" "$name" "$wname" "$secs" "$(trace_states "$out")"
-			continue
-			;;
-		*)
-			echo "tla: $name: unknown Expect line '$want' (want ok, deadlock, invariant NAME or property NAME)" >&2
-			fail=1
 			continue
 			;;
 		esac
