@@ -100,6 +100,10 @@ type BackupSpec struct {
 	Bitmap     string
 	BitmapMode string
 	Speed      int64
+	// maxChunk, when set, is sent as x-perf max-chunk: the property test
+	// makes backups copy one cluster per step, so that failures and
+	// cancels leave targets partly copied.
+	maxChunk int64
 }
 
 var syncModes = map[string]bool{"full": true, "top": true, "none": true, "incremental": true, "bitmap": true}
@@ -148,6 +152,9 @@ func (s BackupSpec) args(withID bool) map[string]any {
 	}
 	if s.Speed > 0 {
 		a["speed"] = s.Speed
+	}
+	if s.maxChunk > 0 {
+		a["x-perf"] = map[string]any{"max-chunk": s.maxChunk}
 	}
 	return a
 }
