@@ -77,7 +77,7 @@ func (j *truthJob) covers(c int) bool { return j.copies == nil || j.copies[c] }
 // world is one run: the simulated QEMU (a dispatcher driven synchronously),
 // the tracker under test, and the ground truth.
 type world struct {
-	t       *rapid.T
+	t       failer
 	dir     string
 	bug     Bug
 	d       *qmp.Dispatcher
@@ -103,13 +103,20 @@ type world struct {
 	log      []string
 }
 
+// failer is what the world needs of a test: *rapid.T in the property
+// test, *testing.T in the scripted regressions.
+type failer interface {
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
 type killed struct{}
 
 // coverage counts what the runs reached (verdicts, faults), to check that
 // the workload still exercises them.
 var coverage = map[string]int{}
 
-func newWorld(t *rapid.T, dir string, bug Bug) *world {
+func newWorld(t failer, dir string, bug Bug) *world {
 	w := &world{t: t, dir: dir, bug: bug, jobs: map[string]*truthJob{}, lost: map[string]bool{},
 		others: map[string]bool{}, killIn: -1, journal: filepath.Join(dir, "journal.db")}
 	for _, s := range sources {
@@ -287,19 +294,26 @@ func (w *world) newTarget() string {
 
 // drawSpec draws one backup of source s and records its ground truth.
 func (w *world) drawSpec(t *rapid.T, s, group string) BackupSpec {
-	id := fmt.Sprintf("b%d", len(w.jobs)+1)
-	spec := BackupSpec{JobID: id, Device: s, Target: w.newTarget(), Speed: backupBps, maxChunk: 64 << 10}
 	switch rapid.IntRange(0, 3).Draw(t, "kind") {
 	case 0:
-		spec.Sync = "full"
+		return w.spec(s, group, "full", "")
 	case 1:
-		spec.Sync, spec.Bitmap = "full", "bm"
-		spec.BitmapMode = rapid.SampledFrom([]string{"on-success", "always"}).Draw(t, "mode")
+		return w.spec(s, group, "full", rapid.SampledFrom([]string{"on-success", "always"}).Draw(t, "mode"))
 	case 2:
-		spec.Sync, spec.Bitmap = "incremental", "bm"
+		return w.spec(s, group, "incremental", "")
 	default:
-		spec.Sync, spec.Bitmap = "bitmap", "bm"
-		spec.BitmapMode = rapid.SampledFrom([]string{"on-success", "always", "never"}).Draw(t, "mode")
+		return w.spec(s, group, "bitmap", rapid.SampledFrom([]string{"on-success", "always", "never"}).Draw(t, "mode"))
+	}
+}
+
+// spec makes one backup of source s (with bitmap bm unless a full backup
+// without mode) and records its ground truth.
+func (w *world) spec(s, group, sync, mode string) BackupSpec {
+	id := fmt.Sprintf("b%d", len(w.jobs)+1)
+	spec := BackupSpec{JobID: id, Device: s, Target: w.newTarget(), Speed: backupBps, maxChunk: 64 << 10,
+		Sync: sync, BitmapMode: mode}
+	if sync != "full" || mode != "" {
+		spec.Bitmap = "bm"
 	}
 	tj := &truthJob{id: id, group: group, device: s, target: spec.Target, sync: spec.Sync,
 		mode: spec.BitmapMode, bitmap: spec.Bitmap != "", snapshot: w.read(s)}
@@ -349,6 +363,12 @@ func (w *world) backup(t *rapid.T) {
 	} else {
 		specs = append(specs, w.drawSpec(t, rapid.SampledFrom(free).Draw(t, "src"), ""))
 	}
+	w.start(group, specs...)
+}
+
+// start has the tracker start specs (a grouped transaction when group is
+// set) and records which jobs QEMU got.
+func (w *world) start(group string, specs ...BackupSpec) {
 	_, _ = w.call(func() error {
 		if group != "" {
 			return w.tr.BackupGroup(specs)
@@ -359,6 +379,11 @@ func (w *world) backup(t *rapid.T) {
 		w.jobs[s.JobID].created = w.d.M.Job(s.JobID) != nil
 	}
 }
+
+// write is one guest write to source s. It may fail when copy-before-write
+// cannot copy to a target with an injected error (break-guest-write); the
+// source is then unchanged.
+func (w *world) write(s string) { _, _, _ = w.writers[s].Write() }
 
 func (w *world) sourceBusy(s string) bool {
 	for id, j := range w.jobs {
@@ -395,7 +420,7 @@ func (w *world) runningIDs() []string {
 }
 
 // status reconciles and checks T1, T2, group atomicity and T4.
-func (w *world) status(t *rapid.T) {
+func (w *world) status(t failer) {
 	st, err, ok := w.reconcile()
 	if !ok || err != nil {
 		return
@@ -522,7 +547,7 @@ func (w *world) check(st Status) {
 
 // drain ends a run: no more faults, every job runs to its end, and the
 // tracker must settle every job and leave none in QEMU (T3, liveness).
-func (w *world) drain(t *rapid.T) {
+func (w *world) drain(t failer) {
 	w.killIn, w.dropping = -1, false
 	w.connect()
 	for _, id := range w.runningIDs() {
@@ -559,7 +584,7 @@ func runProperty(t *rapid.T, dir string, bug Bug) {
 			// a write may fail when copy-before-write cannot copy to a
 			// target with an injected error (break-guest-write); the
 			// source is then unchanged
-			_, _, _ = w.writers[s].Write()
+			w.write(s)
 		},
 		"advance": func(t *rapid.T) {
 			w.d.M.Advance(int64(rapid.IntRange(1, 150).Draw(t, "ms")) * 1e6)
@@ -592,7 +617,7 @@ func runProperty(t *rapid.T, dir string, bug Bug) {
 				w.others[id] = true
 			}
 		},
-		"status": w.status,
+		"status": func(t *rapid.T) { w.status(t) },
 		"restart": func(t *rapid.T) {
 			// rarer than the rest: a restart makes every live job unknown
 			if rapid.IntRange(0, 3).Draw(t, "restart") == 3 {

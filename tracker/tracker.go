@@ -599,11 +599,17 @@ func (t *Tracker) status(live map[string]*jobInfo) Status {
 		if b.OK {
 			v = BitmapOK
 		}
-		chain := b.Chain
+		chain, reason := b.Chain, b.Reason
+		if js, ok := st.Jobs[b.Owner]; ok && js.Verdict == Running {
+			// the job holds the bitmap (frozen, writes go to its
+			// successor): no incremental backup can be taken from it now,
+			// and its state is decided when the job ends
+			v, chain, reason = BitmapNeedsFull, nil, fmt.Sprintf("in use by tracked backup %s; decided when it ends", b.Owner)
+		}
 		if chain == nil {
 			chain = []string{}
 		}
-		st.Bitmaps[b.Key()] = BitmapStatus{Verdict: v, Reason: b.Reason, Chain: chain}
+		st.Bitmaps[b.Key()] = BitmapStatus{Verdict: v, Reason: reason, Chain: chain}
 	}
 	return st
 }

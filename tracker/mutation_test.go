@@ -1,0 +1,58 @@
+package tracker
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"os/exec"
+	"sort"
+	"testing"
+)
+
+// caughtBy is the rule each planted bug must violate first.
+var caughtBy = map[string]string{
+	"dismiss-before-journal": "T3:",
+	"event-by-name":          "T5:",
+	"missing-succeeded":      "T1:",
+	"skip-finalize":          "liveness:",
+	"clear-on-failure":       "T1: bitmap",
+}
+
+// TestPlantedBugsAreCaught is the mutation proof: it reruns this test
+// binary's TestTrackerProperty once per planted bug (Options.bug, selected
+// by JOBFSM_TRACKER_BUG) at the default seed and checks, and requires each
+// run to fail on the rule the bug breaks. Shrinking is capped at two
+// seconds; it does not change whether a bug is found.
+func TestPlantedBugsAreCaught(t *testing.T) {
+	if os.Getenv("JOBFSM_TRACKER_BUG") != "" {
+		t.Skip("inside a mutation run")
+	}
+	if len(caughtBy) != len(bugNames) {
+		t.Fatalf("caughtBy names %d bugs, bugNames %d", len(caughtBy), len(bugNames))
+	}
+	seed := flag.Lookup("rapid.seed").Value.String()
+	checks := flag.Lookup("rapid.checks").Value.String()
+	var names []string
+	for n := range bugNames {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, bug := range names {
+		t.Run(bug, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(os.Args[0], "-test.run", "^TestTrackerProperty$", "-rapid.nofailfile",
+				"-rapid.shrinktime", "2s", "-rapid.seed", seed, "-rapid.checks", checks)
+			cmd.Env = append(os.Environ(), "JOBFSM_TRACKER_BUG="+bug)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("planted bug %s was NOT caught by TestTrackerProperty (seed %s, %s checks)", bug, seed, checks)
+			}
+			if !bytes.Contains(out, []byte("--- FAIL: TestTrackerProperty")) {
+				t.Fatalf("planted bug %s: the run failed, but not as a property failure:\n%s", bug, out)
+			}
+			if !bytes.Contains(out, []byte(caughtBy[bug])) {
+				t.Fatalf("planted bug %s was caught, but not by %q:\n%s", bug, caughtBy[bug], out)
+			}
+		})
+	}
+}
