@@ -101,14 +101,23 @@ func unusable(info *dirtyInfo) string {
 func (t *Tracker) observe(nodes map[string]*nodeInfo, bitmaps map[string]BitmapRecord, owners map[string]bool) []BitmapRecord {
 	var changed []BitmapRecord
 	for k, b := range bitmaps {
-		if b.Owner != "" && (owners == nil || owners[b.Owner]) {
-			continue
-		}
 		old := b
 		needs := func(reason string) {
 			b.OK, b.Chain, b.Reason = false, nil, reason
 		}
 		n := nodes[b.Node]
+		if b.Owner != "" && (owners == nil || owners[b.Owner]) {
+			// a job holds the bitmap and may change it; only the restart
+			// evidence applies, and it must be taken before the marker is
+			// created anew, or a later decision would build on a state
+			// lost in the restart
+			if b.OK && (n == nil || !n.hasMarker(t.marker())) {
+				needs("QEMU restarted (the tracker's marker bitmap is gone): the bitmap cannot be proven")
+				bitmaps[k] = b
+				changed = append(changed, b)
+			}
+			continue
+		}
 		info := (*dirtyInfo)(nil)
 		if n != nil {
 			info = n.bitmap(b.Name)

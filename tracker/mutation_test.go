@@ -9,13 +9,16 @@ import (
 	"testing"
 )
 
-// caughtBy is the rule each planted bug must violate first.
-var caughtBy = map[string]string{
-	"dismiss-before-journal": "T3:",
-	"event-by-name":          "T5:",
-	"missing-succeeded":      "T1:",
-	"skip-finalize":          "liveness:",
-	"clear-on-failure":       "T1: bitmap",
+// caughtBy lists the rules a planted bug may be caught by (the shrunk
+// counterexample shows the simplest violation: acting on an event of a job
+// that is not tracked finalizes other clients' jobs (T5), and already
+// decided ones again (T4)).
+var caughtBy = map[string][]string{
+	"dismiss-before-journal": {"T3:"},
+	"event-by-name":          {"T4:", "T5:"},
+	"missing-succeeded":      {"T1:", "T2:"},
+	"skip-finalize":          {"liveness:"},
+	"clear-on-failure":       {"T1: bitmap"},
 }
 
 // TestPlantedBugsAreCaught is the mutation proof: it reruns this test
@@ -50,9 +53,12 @@ func TestPlantedBugsAreCaught(t *testing.T) {
 			if !bytes.Contains(out, []byte("--- FAIL: TestTrackerProperty")) {
 				t.Fatalf("planted bug %s: the run failed, but not as a property failure:\n%s", bug, out)
 			}
-			if !bytes.Contains(out, []byte(caughtBy[bug])) {
-				t.Fatalf("planted bug %s was caught, but not by %q:\n%s", bug, caughtBy[bug], out)
+			for _, rule := range caughtBy[bug] {
+				if bytes.Contains(out, []byte(rule)) {
+					return
+				}
 			}
+			t.Fatalf("planted bug %s was caught, but not by %q:\n%s", bug, caughtBy[bug], out)
 		})
 	}
 }

@@ -32,3 +32,33 @@ func TestRegressBitmapOwnedByRunningJob(t *testing.T) {
 	w.status(t)
 	w.drain(t)
 }
+
+// TestRegressRestartWhileBitmapOwned (seeds 5 and 10, rebuilt by hand): a
+// tracked backup held the bitmap when QEMU restarted, and the tracker
+// started the next backup on it before reconciling. Observation skipped
+// the held bitmap, the new backup re-created the marker, and the next
+// decision built on the state from before the restart: "ok" although the
+// restart had lost the writes recorded since. Missing-marker evidence now
+// applies to held bitmaps too.
+func TestRegressRestartWhileBitmapOwned(t *testing.T) {
+	w := newWorld(t, t.TempDir(), noBug)
+	defer func() { _ = w.tr.Journal().Close() }()
+	w.start("", w.spec("s1", "", "full", "on-success"))
+	w.d.M.Advance(1e9)
+	w.status(t)
+	if st := w.tr.status(nil).Bitmaps["s1/bm"]; st.Verdict != BitmapOK {
+		t.Fatalf("after a full backup: s1/bm is %+v, want ok", st)
+	}
+	w.write("s1")
+	w.start("", w.spec("s1", "", "incremental", ""))
+	w.restart()
+	w.start("", w.spec("s1", "", "incremental", ""))
+	if err := w.adminDo("job-cancel", map[string]any{"id": "b3"}); err != nil {
+		t.Fatal(err)
+	}
+	w.status(t)
+	if st := w.tr.status(nil).Bitmaps["s1/bm"]; st.Verdict != BitmapNeedsFull {
+		t.Fatalf("after a restart: s1/bm is %+v, want needs-full-backup", st)
+	}
+	w.drain(t)
+}
