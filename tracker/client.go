@@ -97,8 +97,9 @@ func (c *Client) Execute(cmd string, args any) (json.RawMessage, error) {
 	c.id++
 	id := fmt.Sprintf("t%d", c.id)
 	req := map[string]any{"execute": cmd, "id": id}
-	if args != nil {
-		req["arguments"] = args
+	if a, err := json.Marshal(args); err == nil && string(a) != "null" {
+		// a nil map in an interface is not nil: QEMU rejects null arguments
+		req["arguments"] = json.RawMessage(a)
 	}
 	b, err := json.Marshal(req)
 	if err != nil {
