@@ -111,6 +111,16 @@ func OpenJournal(path string) (*Journal, error) {
 		return nil, &JournalError{Path: path, Reason: boltReason(err)}
 	}
 	j := &Journal{db: db, path: path}
+	// an existing journal is only read here: opening one changes nothing
+	_ = db.View(func(tx *bolt.Tx) error {
+		if meta := tx.Bucket(bucketMeta); meta != nil && tx.Bucket(bucketJobs) != nil && tx.Bucket(bucketBitmaps) != nil {
+			j.id = string(meta.Get(keyID))
+		}
+		return nil
+	})
+	if j.id != "" {
+		return j, nil
+	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 		if err != nil {

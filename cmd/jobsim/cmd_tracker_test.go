@@ -152,4 +152,68 @@ func TestTrackerBadInput(t *testing.T) {
 	if code == 0 || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "QMP greeting") {
 		t.Fatalf("not QMP: exit %d, stderr %q", code, errs)
 	}
+	// a server that closes in the middle of its answer
+	half := filepath.Join(dir, "half.sock")
+	hl, err := net.Listen("unix", half)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hl.Close()
+	go func() {
+		for {
+			c, err := hl.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte(`{"QMP": {"version": {}, "capabilities": []}}` + "\n"))
+			buf := make([]byte, 512)
+			c.Read(buf) // qmp_capabilities
+			c.Write([]byte(`{"return": {}, "id": "t1"}` + "\n"))
+			c.Read(buf) // query-jobs
+			c.Write([]byte(`{"return": [{"id": "b1", "sta`))
+			c.Close()
+		}
+	}()
+	before, _ := os.ReadFile(journal)
+	code, _, errs = runJobsim("tracker", "--qmp", half, "--journal", journal, "status")
+	if code == 0 || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "QMP query-jobs") {
+		t.Fatalf("closed mid-reply: exit %d, stderr %q", code, errs)
+	}
+	if after, _ := os.ReadFile(journal); !bytes.Equal(before, after) {
+		t.Fatal("a failed status changed the journal")
+	}
+}
+
+func TestTrackerWatch(t *testing.T) {
+	sock := serveJobsim(t)
+	journal := filepath.Join(t.TempDir(), "journal.db")
+	admin, err := tracker.Dial(sock, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	for _, n := range []string{"src", "t1", "t2"} {
+		mustExec(t, admin, "blockdev-add", map[string]any{"driver": "null-co", "node-name": n, "size": 8 << 20})
+	}
+	tr := func(args ...string) (int, string, string) {
+		return runJobsim(append([]string{"tracker", "--qmp", sock, "--journal", journal}, args...)...)
+	}
+	// at speed 64 the 8 MiB copy takes 131072 virtual seconds, which the
+	// virtual clock's rate bound (10^5) stretches to over a wall second:
+	// watch sees it running
+	if code, _, errs := tr("backup-group", "--backup", "job-id=a,device=src,target=t1,sync=full,speed=64",
+		"--backup", "job-id=b,device=src,target=t2,sync=full"); code != 0 {
+		t.Fatalf("backup-group: exit %d: %s", code, errs)
+	}
+	code, out, errs := tr("watch")
+	if code != 0 {
+		t.Fatalf("watch: exit %d: %s", code, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if !strings.HasPrefix(lines[0], "a: running (") || lines[len(lines)-2] != "a: succeeded" || lines[len(lines)-1] != "b: succeeded" {
+		t.Fatalf("watch output:\n%s", out)
+	}
+	if jobs := mustExec(t, admin, "query-jobs", nil); string(jobs) != "[]" {
+		t.Fatalf("query-jobs after watch = %s, want []", jobs)
+	}
 }
