@@ -62,3 +62,19 @@ func TestRegressRestartWhileBitmapOwned(t *testing.T) {
 	}
 	w.drain(t)
 }
+
+// TestRegressTwoBackupsOfOneSource (seed 1, shrunk): two backups of one
+// source, then a guest write. The simulator sent the write through the
+// newer job's copy-before-write filter only, so the older job's target got
+// the new data and its "succeeded" broke T1. A bug in blockdev's
+// ReplaceNode (QEMU chains both filters), fixed there.
+func TestRegressTwoBackupsOfOneSource(t *testing.T) {
+	w := newWorld(t, t.TempDir(), noBug)
+	defer func() { _ = w.tr.Journal().Close() }()
+	w.start("", w.spec("s1", "", "full", ""))
+	w.start("g1", w.spec("s0", "g1", "full", "always"), w.spec("s1", "g1", "full", ""))
+	for range 8 {
+		w.write("s1")
+	}
+	w.drain(t)
+}
