@@ -25,9 +25,6 @@ type Client struct {
 	w      *bufio.Writer
 	id     int
 	events []Event
-	// sent is called with each command's name just before it is written
-	// (the tracker's kill points and the tests' command log).
-	sent func(cmd string)
 }
 
 type message struct {
@@ -104,9 +101,6 @@ func (c *Client) Execute(cmd string, args any) (json.RawMessage, error) {
 	b, err := json.Marshal(req)
 	if err != nil {
 		return nil, &ProtocolError{Op: cmd, Err: err}
-	}
-	if c.sent != nil {
-		c.sent(cmd)
 	}
 	c.w.Write(b)
 	c.w.WriteByte('\n')
