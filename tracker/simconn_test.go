@@ -34,6 +34,9 @@ type simConn struct {
 	// onCommand is called with each command (after the break check,
 	// before the dispatcher handles it).
 	onCommand func(cmd string, args map[string]any)
+	// idle, when set, stands for waiting: a Read with nothing to read
+	// calls it (a watch test moves virtual time there) before timing out.
+	idle func()
 }
 
 func newSimConn(d *qmp.Dispatcher) *simConn {
@@ -81,6 +84,10 @@ func (c *simConn) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	c.pull()
+	if c.out.Len() == 0 && c.idle != nil {
+		c.idle()
+		c.pull()
+	}
 	if c.out.Len() == 0 {
 		// nothing happens until the test moves time: a watch times out
 		return 0, os.ErrDeadlineExceeded
