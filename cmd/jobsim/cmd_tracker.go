@@ -58,7 +58,13 @@ func runTracker(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		do = func(t *tracker.Tracker) error { return t.Backup(spec) }
+		do = func(t *tracker.Tracker) error {
+			if err := t.Backup(spec); err != nil {
+				return err
+			}
+			_, err := fmt.Fprintf(stdout, "job %s started\n", spec.JobID)
+			return err
+		}
 	case "backup-group":
 		gfs := newFlagSet("tracker backup-group", "tracker ... backup-group --backup SPEC [--backup SPEC ...]", stderr)
 		var specs specList
@@ -69,7 +75,17 @@ func runTracker(args []string, stdout, stderr io.Writer) error {
 		if gfs.NArg() != 0 || len(specs) == 0 {
 			return usageErr("backup-group takes one or more --backup SPEC and nothing else")
 		}
-		do = func(t *tracker.Tracker) error { return t.BackupGroup(specs) }
+		do = func(t *tracker.Tracker) error {
+			if err := t.BackupGroup(specs); err != nil {
+				return err
+			}
+			for _, s := range specs {
+				if _, err := fmt.Fprintf(stdout, "job %s started\n", s.JobID); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 	case "status":
 		sfs := newFlagSet("tracker status", "tracker ... status [--json] [--job ID]", stderr)
 		asJSON := sfs.Bool("json", false, "print one JSON object on one line")

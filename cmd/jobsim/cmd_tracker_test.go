@@ -77,9 +77,9 @@ func TestTrackerEndToEnd(t *testing.T) {
 	tr := func(args ...string) (int, string, string) {
 		return runJobsim(append([]string{"tracker", "--qmp", sock, "--journal", journal}, args...)...)
 	}
-	if code, _, errs := tr("backup", "--job-id", "b1", "--device", "src", "--target", "t1", "--sync", "full",
-		"--bitmap", "bm", "--bitmap-mode", "on-success", "--speed", "4194304"); code != 0 {
-		t.Fatalf("backup: exit %d: %s", code, errs)
+	if code, out, errs := tr("backup", "--job-id", "b1", "--device", "src", "--target", "t1", "--sync", "full",
+		"--bitmap", "bm", "--bitmap-mode", "on-success", "--speed", "4194304"); code != 0 || out != "job b1 started\n" {
+		t.Fatalf("backup: exit %d, stdout %q: %s", code, out, errs)
 	}
 	// the tracker is gone while the job ends: nobody sees its events
 	waitStatus(t, admin, "b1", "pending")
