@@ -586,8 +586,20 @@ func runProperty(t *rapid.T, dir string, bug Bug) {
 			_, _ = w.d.Graph().InjectError(tj.target, blockdev.InjectRule{Write: true, Errno: sim.EIO, Once: true})
 		},
 		"other-cancel": func(t *rapid.T) {
-			if ids := w.runningIDs(); len(ids) > 0 {
-				_ = w.adminDo("job-cancel", map[string]any{"id": rapid.SampledFrom(ids).Draw(t, "job")})
+			ids := w.runningIDs()
+			if len(ids) == 0 {
+				return
+			}
+			id := rapid.SampledFrom(ids).Draw(t, "job")
+			_ = w.adminDo("job-cancel", map[string]any{"id": id})
+
+			// sometimes the other client also dismisses what it
+			// cancelled: QEMU loses the job, unknown is the honest verdict
+			if j := w.d.M.Job(id); j != nil && j.Status().String() == "concluded" && rapid.Bool().Draw(t, "dismiss") {
+				if w.adminDo("job-dismiss", map[string]any{"id": id}) == nil {
+					w.lost[id] = true
+					coverage["other-dismiss"]++
+				}
 			}
 		},
 		"other-pause": func(t *rapid.T) {
@@ -620,7 +632,7 @@ func runProperty(t *rapid.T, dir string, bug Bug) {
 		"": func(t *rapid.T) {
 			// T5: other clients' jobs wait in pending until their owner acts
 			for id := range w.others {
-				if j := w.d.M.Job(id); j == nil || string(j.Status()) == "concluded" {
+				if j := w.d.M.Job(id); j == nil || j.Status().String() == "concluded" {
 					t.Fatalf("T5: another client's job %s was finalized or dismissed by someone else", id)
 				}
 			}
@@ -653,10 +665,11 @@ func TestTrackerProperty(t *testing.T) {
 	if bug != noBug || flag.Lookup("rapid.checks").Value.String() != strconv.Itoa(defaultChecks) {
 		return
 	}
+
 	// the default run must reach every verdict and fault, or it proves
 	// less than it claims
 	for _, k := range []string{"verdict succeeded", "verdict failed", "verdict cancelled", "verdict unknown",
-		"verdict running", "bitmap ok", "bitmap needs-full-backup", "kill", "restart", "dismiss"} {
+		"verdict running", "bitmap ok", "bitmap needs-full-backup", "kill", "restart", "dismiss", "other-dismiss"} {
 		if coverage[k] == 0 {
 			t.Errorf("the property test never reached %q: its workload no longer covers it", k)
 		}
