@@ -78,3 +78,32 @@ func TestRegressTwoBackupsOfOneSource(t *testing.T) {
 	}
 	w.drain(t)
 }
+
+// TestRegressKillAfterMarker (review, then scripted): after a QEMU restart,
+// starting a backup finds the tracker's marker gone and creates it anew.
+// Killed right after that, a tracker that had not yet journaled the
+// restart evidence would find the new marker on reopening and keep the
+// bitmap's pre-restart "ok". The evidence is journaled before the marker
+// is created.
+func TestRegressKillAfterMarker(t *testing.T) {
+	w := newWorld(t, t.TempDir(), noBug)
+	defer func() { _ = w.tr.Journal().Close() }()
+	w.start("", w.spec("s0", "", "full", "on-success"))
+	w.d.M.Advance(1e9)
+	w.status(t)
+	if st := w.tr.status(nil).Bitmaps["s0/bm"]; st.Verdict != BitmapOK {
+		t.Fatalf("after a full backup: s0/bm is %+v, want ok", st)
+	}
+	w.write("s0")
+	w.restart()
+	w.killIn = 0 // at the first kill point: right after the marker
+	w.start("", w.spec("s0", "", "incremental", ""))
+	if w.killIn != -1 {
+		t.Fatal("the tracker was not killed")
+	}
+	w.status(t)
+	if st := w.tr.status(nil).Bitmaps["s0/bm"]; st.Verdict != BitmapNeedsFull {
+		t.Fatalf("after a restart: s0/bm is %+v, want needs-full-backup", st)
+	}
+	w.drain(t)
+}

@@ -29,6 +29,7 @@ const canceledText = "Operation canceled"
 // Kill points: Options.Hook is called with these names at the protocol's
 // steps, after the step's effect (journal write or command) is done.
 const (
+	PointMarker   = "marker"   // marker bitmap created, intent not yet journaled
 	PointIntent   = "intent"   // intent journaled, command not yet sent
 	PointSent     = "sent"     // command answered, answer not yet journaled
 	PointFinalize = "finalize" // job-finalize answered
@@ -197,7 +198,11 @@ func (t *Tracker) start(specs []BackupSpec, grouped bool) error {
 		if err != nil {
 			return err
 		}
-		changed = t.observe(nodes, bitmaps, nil)
+		// the restart evidence (a missing marker) must be durable before
+		// the marker is created anew, or a kill in between would erase it
+		if err := t.j.write(nil, t.observe(nodes, bitmaps, nil)); err != nil {
+			return err
+		}
 		for _, n := range needs {
 			if nodes[n] != nil && !nodes[n].hasMarker(t.marker()) {
 				_, err := t.c.Execute("block-dirty-bitmap-add", map[string]any{"node": n, "name": t.marker(), "disabled": true})
@@ -205,6 +210,7 @@ func (t *Tracker) start(specs []BackupSpec, grouped bool) error {
 				if err != nil && !errors.As(err, &qe) {
 					return err
 				}
+				t.hook(PointMarker)
 			}
 		}
 	}
