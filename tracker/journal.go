@@ -56,6 +56,10 @@ type JobRecord struct {
 	Phase      Phase  `json:"phase"`
 	Verdict    string `json:"verdict,omitempty"`
 	Error      string `json:"error,omitempty"`
+	// Gone: after the verdict, the job was dismissed or seen absent. Its
+	// id may then be reused by another client, whose job the tracker must
+	// not touch.
+	Gone bool `json:"gone,omitempty"`
 }
 
 // BitmapRecord is the tracker's proof state of one (node, bitmap).

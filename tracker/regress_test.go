@@ -107,3 +107,33 @@ func TestRegressKillAfterMarker(t *testing.T) {
 	}
 	w.drain(t)
 }
+
+// TestReusedJobIDIsNotTouched: after the tracker decided and dismissed
+// b1, another client starts a job of its own under the same id. The
+// tracker's journal still names b1, but the job is not the tracker's: it
+// must neither finalize nor dismiss it (T5).
+func TestReusedJobIDIsNotTouched(t *testing.T) {
+	w := newWorld(t, t.TempDir(), noBug)
+	defer func() { _ = w.tr.Journal().Close() }()
+	w.start("", w.spec("s0", "", "full", ""))
+	w.d.M.Advance(1e9)
+	w.status(t)
+	if r, _ := w.tr.Journal().Job("b1"); r.Verdict != Succeeded || !r.Gone {
+		t.Fatalf("b1 after status: %+v, want succeeded and gone", r)
+	}
+	if err := w.adminDo("x-jobsim-test-job", map[string]any{"id": "b1", "steps": 1,
+		"auto-finalize": false, "auto-dismiss": false}); err != nil {
+		t.Fatal(err)
+	}
+	w.d.M.Advance(1e9)
+	if err := w.adminDo("job-finalize", map[string]any{"id": "b1"}); err != nil {
+		t.Fatal(err)
+	}
+	w.status(t)
+	if j := w.d.M.Job("b1"); j == nil || j.Status().String() != "concluded" {
+		t.Fatalf("the other client's job b1 was touched by the tracker: %v", j)
+	}
+	if r, _ := w.tr.Journal().Job("b1"); r.Verdict != Succeeded {
+		t.Fatalf("b1's verdict changed: %+v", r)
+	}
+}

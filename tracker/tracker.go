@@ -431,7 +431,12 @@ func (t *Tracker) Reconcile() (Status, error) {
 		}
 		ji := j2[r.ID]
 		if r.Phase == PhaseDecided {
-			if ji != nil && ji.Status == "concluded" {
+			switch {
+			case r.Gone:
+			case ji == nil:
+				r.Gone = true
+				decided = append(decided, r)
+			case ji.Status == "concluded":
 				dismiss = append(dismiss, r.ID)
 			}
 			continue
@@ -456,6 +461,7 @@ func (t *Tracker) Reconcile() (Status, error) {
 			continue
 		}
 		r.Phase = PhaseDecided
+		r.Gone = ji == nil
 		decided = append(decided, r)
 		if ji != nil {
 			dismiss = append(dismiss, r.ID)
@@ -495,6 +501,17 @@ func (t *Tracker) Reconcile() (Status, error) {
 		t.hook(PointVerdict)
 	}
 	if err := t.dismissAll(dismiss); err != nil {
+		return Status{}, err
+	}
+	// dismissed: from now on the id may be another client's
+	var gone []JobRecord
+	for _, id := range dismiss {
+		if r, ok := t.j.Job(id); ok && r.Phase == PhaseDecided && !r.Gone {
+			r.Gone = true
+			gone = append(gone, r)
+		}
+	}
+	if err := t.j.write(gone, nil); err != nil {
 		return Status{}, err
 	}
 	return t.status(j2), nil
