@@ -16,3 +16,13 @@ soak:
 # model + invariants) and of block mode.
 bench-model:
 	$(GO) test -run '^$$' -bench RandomSequence -benchtime 3s ./model/
+
+# model-random: the property tests with a new seed each run (CI runs the
+# fixed seed 1); the seed is printed first, replay with -rapid.seed=N.
+# blockdev's and sim/blockjob's seeded tests take JOBFSM_SEED=random and
+# BLOCKJOB_SEED=random.
+.PHONY: model-random
+model-random:
+	$(GO) test -count=1 ./model -run TestRandomSequences -rapid.seed=$$(date +%s%N)
+	JOBFSM_SEED=random $(GO) test -count=1 ./blockdev
+	BLOCKJOB_SEED=random $(GO) test -count=1 ./sim/blockjob

@@ -35,8 +35,9 @@ func TestMain(m *testing.M) {
 	if !set["rapid.checks"] && os.Getenv("RAPID_CHECKS") == "" {
 		_ = flag.Set("rapid.checks", strconv.Itoa(defaultChecks))
 	}
+	// CI runs a fixed seed; `make model-random` draws a new one.
 	if !set["rapid.seed"] && os.Getenv("RAPID_SEED") == "" {
-		_ = flag.Set("rapid.seed", strconv.FormatUint(uint64(time.Now().UnixNano())|1, 10))
+		_ = flag.Set("rapid.seed", "1")
 	}
 	seed := flag.Lookup("rapid.seed").Value.String()
 	if seed == "0" {

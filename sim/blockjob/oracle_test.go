@@ -12,14 +12,21 @@ import (
 	"github.com/jobfsm/jobfsm/sim"
 )
 
-// testSeed returns $BLOCKJOB_SEED if set (to replay a failure), else a
-// fresh seed; it is logged either way and every failure message repeats it.
+// testSeed returns $BLOCKJOB_SEED if set (a number to replay a failure,
+// "random" for a fresh seed), else the fixed seed CI runs; it is logged
+// either way and every failure message repeats it.
 func testSeed(t testing.TB) uint64 {
-	s := uint64(time.Now().UnixNano())
-	if v := os.Getenv("BLOCKJOB_SEED"); v != "" {
-		if p, err := strconv.ParseUint(v, 10, 64); err == nil {
-			s = p
+	s := uint64(1)
+	switch v := os.Getenv("BLOCKJOB_SEED"); v {
+	case "":
+	case "random":
+		s = uint64(time.Now().UnixNano())
+	default:
+		p, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("BLOCKJOB_SEED=%q: want a number or \"random\"", v)
 		}
+		s = p
 	}
 	t.Logf("seed %d (replay with BLOCKJOB_SEED=%d)", s, s)
 	return s
