@@ -66,15 +66,18 @@ func runQMP(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	l, err := net.Listen("unix", *socket)
+	l, err := listenUnix(*socket)
 	if err != nil {
-		return inputErr("%v", err)
+		return err
 	}
 	defer os.Remove(*socket)
 	// Clients (and tests) wait for this line instead of polling the path.
 	fmt.Fprintf(stderr, "jobsim qmp: listening on %s\n", *socket)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ServeUnix(l) }()
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(stderr, "jobsim qmp: "+format+"\n", args...)
+	}
+	go func() { errc <- srv.ServeUnix(l, logf) }()
 	err = srv.Run(ctx, false)
 	_ = l.Close()
 	<-errc
@@ -82,4 +85,37 @@ func runQMP(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// listenUnix listens on path. A socket file left by a server that died
+// without removing it (kill -9) is replaced, as qemu-storage-daemon
+// replaces it; a path where a live server answers, or that is not a
+// socket, is refused with a clear error instead.
+func listenUnix(path string) (net.Listener, error) {
+	l, err := net.Listen("unix", path)
+	if err == nil {
+		return l, nil
+	}
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		return nil, inputErr("%v", err)
+	}
+	fi, serr := os.Lstat(path)
+	if serr != nil || fi.Mode()&os.ModeSocket == 0 {
+		return nil, inputErr("%s exists and is not a socket; not replacing it", path)
+	}
+	if c, derr := net.Dial("unix", path); derr == nil {
+		_ = c.Close()
+		return nil, inputErr("a server is already listening on %s", path)
+	} else if !errors.Is(derr, syscall.ECONNREFUSED) {
+		return nil, inputErr("%s: %v", path, derr)
+	}
+	// Nobody answers: the file is stale.
+	if rerr := os.Remove(path); rerr != nil {
+		return nil, inputErr("removing stale socket %s: %v", path, rerr)
+	}
+	l, err = net.Listen("unix", path)
+	if err != nil {
+		return nil, inputErr("%v", err)
+	}
+	return l, nil
 }
