@@ -62,6 +62,9 @@ type Server struct {
 	// delivering their last lines; Run's end waits for them too.
 	closed []*conn
 	done   chan struct{}
+	// onThrottle, when set (tests), is called each time a connection's
+	// reader stops taking requests because its output is not being read.
+	onThrottle func()
 }
 
 type reqKind int
@@ -169,7 +172,12 @@ func (srv *Server) reader(c *conn, r io.Reader) {
 	dec := NewDecoder(r)
 	for {
 		c.mu.Lock()
+		throttled := false
 		for (c.inflight || c.queued > MaxUnreadOutput) && !c.closing {
+			if !c.inflight && !throttled && srv.onThrottle != nil {
+				throttled = true
+				srv.onThrottle()
+			}
 			c.cond.Wait()
 		}
 		closing := c.closing
