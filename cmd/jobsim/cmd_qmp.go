@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/signal"
@@ -44,8 +45,13 @@ func runQMP(args []string, stdout, stderr io.Writer) error {
 		Grace:   *grace,
 		Rate:    *rate,
 	}
-	if *grace <= 0 || *rate <= 0 {
-		return usageErr("--grace and --rate must be positive")
+	if *grace <= 0 {
+		return usageErr("--grace must be positive, not %v", *grace)
+	}
+	// NaN compares false with everything, so "not > 0" also refuses it;
+	// an infinite rate would make the allowance meaningless.
+	if !(*rate > 0) || math.IsInf(*rate, 0) {
+		return usageErr("--rate must be a positive finite number, not %v", *rate)
 	}
 	switch *clock {
 	case "wall":
