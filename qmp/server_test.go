@@ -321,3 +321,39 @@ func TestAcceptSurvivesEMFILE(t *testing.T) {
 	default:
 	}
 }
+
+// TestQuitCancelsJobsBeforeItsReturn: quit runs the same cleanup as
+// SIGTERM, and qemu-storage-daemon 7.2 writes the cancelled job's events
+// before quit's return (measured with a speed-limited backup).
+func TestQuitCancelsJobsBeforeItsReturn(t *testing.T) {
+	d := NewDispatcher(Options{})
+	s := d.Connect()
+	s.HandleLine([]byte(`{"execute":"qmp_capabilities"}
+{"execute":"blockdev-add","arguments":{"driver":"null-co","node-name":"s","size":1073741824}}
+{"execute":"blockdev-add","arguments":{"driver":"null-co","node-name":"t","size":1073741824}}
+{"execute":"blockdev-backup","arguments":{"job-id":"j0","device":"s","target":"t","sync":"full","speed":1000000}}`))
+	s.Take()
+	d.M.Advance(300_000_000)
+	s.Take()
+	s.HandleLine([]byte(`{"execute":"quit"}`))
+	var got []string
+	for _, l := range s.Take() {
+		str := string(l)
+		if i := strings.Index(str, `"event"`); i >= 0 {
+			str = str[i:]
+		}
+		got = append(got, str)
+	}
+	want := []string{
+		`"event": "JOB_STATUS_CHANGE", "data": {"status": "paused", "id": "j0"}}`,
+		`"event": "JOB_STATUS_CHANGE", "data": {"status": "running", "id": "j0"}}`,
+		`"event": "JOB_STATUS_CHANGE", "data": {"status": "aborting", "id": "j0"}}`,
+		`"event": "BLOCK_JOB_CANCELLED", "data": {"device": "j0", "len": 1073741824, "offset": 1048576, "speed": 1000000, "type": "backup"}}`,
+		`"event": "JOB_STATUS_CHANGE", "data": {"status": "concluded", "id": "j0"}}`,
+		`"event": "JOB_STATUS_CHANGE", "data": {"status": "null", "id": "j0"}}`,
+		`{"return": {}}`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("after quit:\n%s\nwant (QEMU 7.2)\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
