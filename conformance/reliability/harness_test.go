@@ -299,6 +299,16 @@ func startQEMU(t *testing.T, socks ...string) *server {
 	return s
 }
 
+// figure logs a measured figure (a latency, an RSS, a time) when
+// RELIABILITY_FIGURES is set (make reliability-figures): CI's output stays
+// deterministic, the figures are one command away.
+func figure(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("RELIABILITY_FIGURES") != "" {
+		t.Logf(format, args...)
+	}
+}
+
 // signalName is for logs.
 func signalName(s syscall.Signal) string {
 	if s == syscall.SIGINT {

@@ -84,7 +84,7 @@ func TestSilentClients(t *testing.T) {
 			for _, c := range counts {
 				taken = append(taken, c.Load())
 			}
-			t.Logf("%d silent clients for %v: %d query-jobs on another monitor, latency p50 %v p99 %v max %v; RSS %d -> %d KiB; bytes each silent client got in %v",
+			figure(t, "%d silent clients for %v: %d query-jobs on another monitor, latency p50 %v p99 %v max %v; RSS %d -> %d KiB; bytes each silent client got in %v",
 				n, period, len(lat), percentile(lat, 0.5), percentile(lat, 0.99), percentile(lat, 1), rss0, rss1, taken)
 			// A stall is seconds; a working loop answers in microseconds
 			// to milliseconds on a loaded machine.
@@ -131,7 +131,7 @@ func TestSilentClientQEMU(t *testing.T) {
 		mustOK(t, probe.cmd(`{"execute":"query-jobs"}`))
 		lat = append(lat, time.Since(t0))
 	}
-	t.Logf("qemu-storage-daemon, 1 silent client: other monitor p50 %v p99 %v; silent client pushed %d bytes",
+	figure(t, "qemu-storage-daemon, 1 silent client: other monitor p50 %v p99 %v; silent client pushed %d bytes",
 		percentile(lat, 0.5), percentile(lat, 0.99), taken.Load())
 }
 
@@ -191,7 +191,7 @@ func TestDescriptorExhaustion(t *testing.T) {
 					more = false
 				}
 			}
-			t.Logf("RLIMIT_NOFILE %d: %d connections before EMFILE was reported; served again after they closed", limit, len(conns))
+			figure(t, "RLIMIT_NOFILE %d: %d connections before EMFILE was reported; served again after they closed", limit, len(conns))
 		})
 	}
 }
@@ -236,7 +236,7 @@ func TestStaleSocket(t *testing.T) {
 		q2 := startQEMU(t, qs)
 		qc := dial(t, qs)
 		qc.negotiate()
-		t.Logf("qemu-storage-daemon started on the stale socket of a killed one and answers")
+		figure(t, "qemu-storage-daemon started on the stale socket of a killed one and answers")
 		_ = q2
 	}
 }
@@ -343,7 +343,7 @@ func TestSignalsDuringJobs(t *testing.T) {
 				if code := srv.waitExit(t); code != 0 {
 					t.Errorf("exit code %d after %s, want 0 (as qemu-storage-daemon)", code, signalName(sig))
 				}
-				t.Logf("%s during %s: exited %v after the signal", signalName(sig), jt.name, time.Since(t0).Round(time.Millisecond))
+				figure(t, "%s during %s: exited %v after the signal", signalName(sig), jt.name, time.Since(t0).Round(time.Millisecond))
 			})
 		}
 	}
@@ -377,7 +377,7 @@ func TestSIGTERMWithManyJobs(t *testing.T) {
 			if cancelled != n || code != 0 {
 				t.Errorf("%d BLOCK_JOB_CANCELLED of %d jobs, exit %d", cancelled, n, code)
 			}
-			t.Logf("SIGTERM with %d running backups: exit after %v", n, d.Round(time.Millisecond))
+			figure(t, "SIGTERM with %d running backups: exit after %v", n, d.Round(time.Millisecond))
 		})
 	}
 }
@@ -397,7 +397,7 @@ func TestSIGTERMQEMU(t *testing.T) {
 	_ = srv.cmd.Process.Signal(syscall.SIGTERM)
 	ev := a.jobEvents("j")
 	code := srv.waitExit(t)
-	t.Logf("qemu-storage-daemon SIGTERM during backup: events %v, exit %d after %v", ev, code, time.Since(t0).Round(time.Millisecond))
+	figure(t, "qemu-storage-daemon SIGTERM during backup: events %v, exit %d after %v", ev, code, time.Since(t0).Round(time.Millisecond))
 	want := "aborting BLOCK_JOB_CANCELLED concluded null"
 	if len(ev) < 4 || strings.Join(ev[len(ev)-4:], " ") != want {
 		t.Errorf("QEMU's events changed: %v (the jobsim cases above assume %s)", ev, want)
@@ -430,7 +430,7 @@ func TestUnthrottledHugeBackup(t *testing.T) {
 	_ = srv.cmd.Process.Signal(syscall.SIGTERM)
 	ev := a.jobEvents("j")
 	code := srv.waitExit(t)
-	t.Logf("unthrottled 1 TiB backup: query-jobs p50 %v p99 %v max %v; SIGTERM to exit %v",
+	figure(t, "unthrottled 1 TiB backup: query-jobs p50 %v p99 %v max %v; SIGTERM to exit %v",
 		percentile(lat, 0.5), percentile(lat, 0.99), percentile(lat, 1), time.Since(t0).Round(time.Millisecond))
 	if m := percentile(lat, 1); m > time.Second {
 		t.Errorf("query-jobs waited %v during the copy", m)
