@@ -398,6 +398,13 @@ func (srv *Server) Run(ctx context.Context, stopOnLastClose bool) error {
 		}
 		return false
 	}
+	// interrupted ends Run when ctx ended; under ClockWall the clock first
+	// catches up with the wall (boundedly), so the cancel events carry the
+	// time of the signal, as QEMU's do.
+	interrupted := func() error {
+		catchUp()
+		return srv.interrupted(ctx)
+	}
 	live := 0
 	// handle serves one request; it reports whether Run should return.
 	handle := func(rq request) bool {
@@ -442,7 +449,7 @@ func (srv *Server) Run(ctx context.Context, stopOnLastClose bool) error {
 			// without waiting, then go on with it.
 			select {
 			case <-ctx.Done():
-				return srv.interrupted(ctx)
+				return interrupted()
 			case rq := <-srv.reqs:
 				if handle(rq) {
 					srv.shutdown()
@@ -469,7 +476,7 @@ func (srv *Server) Run(ctx context.Context, stopOnLastClose bool) error {
 				if quiet >= srv.opts.Grace && due <= allow {
 					select {
 					case <-ctx.Done():
-						return srv.interrupted(ctx)
+						return interrupted()
 					case rq := <-srv.reqs:
 						if handle(rq) {
 							srv.shutdown()
@@ -496,7 +503,7 @@ func (srv *Server) Run(ctx context.Context, stopOnLastClose bool) error {
 			if t != nil {
 				t.Stop()
 			}
-			return srv.interrupted(ctx)
+			return interrupted()
 		case <-timer:
 		case rq := <-srv.reqs:
 			if t != nil {
