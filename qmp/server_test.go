@@ -356,3 +356,36 @@ func TestQuitCancelsJobsBeforeItsReturn(t *testing.T) {
 		t.Errorf("after quit:\n%s\nwant (QEMU 7.2)\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+type closeRecorder struct{ closed atomic.Bool }
+
+func (c *closeRecorder) Close() error { c.closed.Store(true); return nil }
+
+// TestOverflowingConnectionIsClosed: a connection that reads nothing while
+// other monitors' events pile up for it is closed once its unread output
+// passes MaxQueuedOutput, and what was queued is dropped (deviation D16).
+func TestOverflowingConnectionIsClosed(t *testing.T) {
+	w := &blockedWriter{release: make(chan struct{})}
+	defer close(w.release)
+	rec := &closeRecorder{}
+	c := &conn{w: w, closer: rec, flushed: make(chan struct{})}
+	c.cond = sync.NewCond(&c.mu)
+	go c.writer()
+	line := []byte(strings.Repeat("e", 1023))
+	pushed := 0
+	for pushed <= MaxQueuedOutput+1024 && !rec.closed.Load() {
+		c.push([][]byte{line})
+		pushed += len(line) + 1
+	}
+	if !rec.closed.Load() {
+		t.Fatalf("%d bytes queued for a connection that reads nothing and it is still open", pushed)
+	}
+	if pushed <= MaxQueuedOutput {
+		t.Errorf("closed after only %d bytes, before MaxQueuedOutput", pushed)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.overflowed || !c.closing || len(c.queue) != 0 {
+		t.Errorf("overflowed %v closing %v queue %d lines", c.overflowed, c.closing, len(c.queue))
+	}
+}
