@@ -132,7 +132,9 @@ func NewServer(opts ServerOptions) *Server {
 		opts.Epoch = time.Now()
 	}
 	d := NewDispatcher(opts.Options)
-	d.settleBudget = loopBudget
+	// A command's own bottom halves get one entry before its answer goes
+	// out; the loop runs the rest (events still follow the answer).
+	d.settleBudget = 1
 	return &Server{
 		opts:  opts,
 		d:     d,
@@ -388,16 +390,17 @@ func (srv *Server) Run(ctx context.Context, stopOnLastClose bool) error {
 	}
 	// catchUp moves ClockWall's virtual time to the wall clock, running at
 	// most loopBudget entries; it reports whether work due by then remains.
-	catchUp := func() bool {
+	catchUpAtMost := func(n int) bool {
 		if !wall {
 			return false
 		}
 		target := int64(time.Since(epoch))
 		if target > m.Now() {
-			return m.AdvanceAtMost(target-m.Now(), loopBudget)
+			return m.AdvanceAtMost(target-m.Now(), n)
 		}
 		return false
 	}
+	catchUp := func() bool { return catchUpAtMost(loopBudget) }
 	// interrupted ends Run when ctx ended; under ClockWall the clock first
 	// catches up with the wall (boundedly), so the cancel events carry the
 	// time of the signal, as QEMU's do.
@@ -409,7 +412,9 @@ func (srv *Server) Run(ctx context.Context, stopOnLastClose bool) error {
 	// handle serves one request; it reports whether Run should return.
 	handle := func(rq request) bool {
 		lastIO = time.Now()
-		catchUp()
+		// A command answers after at most one more entry: the loop's next
+		// iterations run the rest, after the answer went out.
+		catchUpAtMost(1)
 		switch rq.kind {
 		case reqConnect:
 			rq.c.sess = d.Connect()
