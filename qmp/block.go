@@ -3,6 +3,7 @@ package qmp
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/jobfsm/jobfsm/blockdev"
 	"github.com/jobfsm/jobfsm/internal/qerr"
@@ -104,7 +105,7 @@ func bitmapRefs(a *Object) []blockdev.BitmapRef {
 func noUint(v any, name string) error {
 	switch x := v.(type) {
 	case Number:
-		if x.Kind == NumUint {
+		if x.Kind == NumUint && !strings.HasPrefix(intCTypes[bareName(name)], "uint") {
 			return typeErr(name, "integer")
 		}
 	case *Object:

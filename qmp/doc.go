@@ -26,6 +26,16 @@
 //     job QEMU keeps running for decades (speed 1) still looks running to a
 //     client that takes a moment to act.
 //
+// The loop never waits for a client: each connection has a reader that
+// hands it one request at a time and stops reading while 64 KiB of replies
+// wait unread (MaxUnreadOutput), and a writer that drains its queue; a
+// connection whose unread output passes MaxQueuedOutput is closed. The
+// simulator runs at most a few queued entries between two looks at the
+// clients, so an unthrottled job cannot hold commands or signals. When
+// Run's context ends (SIGTERM, SIGINT) or a client sends quit, every job
+// is cancelled as qemu-storage-daemon cancels it (sim.Manager.CancelAll)
+// and its events reach every monitor before the connections close.
+//
 // Every connection is its own monitor: events reach only monitors that
 // finished capabilities negotiation and are connected; a closed connection
 // loses the events emitted meanwhile, as on a real socket. The x-jobsim-*

@@ -188,7 +188,7 @@ func (d *Decoder) Next() (any, error) {
 		if tok.kind == tError {
 			d.reset()
 			d.recovery = true
-			return nil, &ParseError{Msg: fmt.Sprintf("stray '%s'", tok.text)}
+			return nil, &ParseError{Msg: fmt.Sprintf("stray '%s'", cString(tok.text))}
 		}
 		switch tok.kind {
 		case tLCurly:
@@ -226,6 +226,15 @@ func (d *Decoder) Next() (any, error) {
 		}
 		return v, nil
 	}
+}
+
+// cString is text as C's printf("%s") shows it: up to its first NUL
+// (QEMU's "stray" message prints the token that way).
+func cString(text string) string {
+	if i := strings.IndexByte(text, 0); i >= 0 {
+		return text[:i]
+	}
+	return text
 }
 
 func (d *Decoder) reset() {
@@ -395,7 +404,7 @@ func (d *Decoder) lexNumber(first byte) (token, error) {
 				break
 			}
 			b.WriteByte(n)
-			if b.Len() > 4096 {
+			if b.Len() > MaxMessageSize {
 				return token{kind: tError, text: b.String()[:16]}, nil
 			}
 		}
@@ -424,7 +433,7 @@ func (d *Decoder) lexNumber(first byte) (token, error) {
 				break
 			}
 			b.WriteByte(m)
-			if b.Len() > 4096 {
+			if b.Len() > MaxMessageSize {
 				return token{kind: tError, text: b.String()[:16]}, nil
 			}
 		}
@@ -457,7 +466,7 @@ func (d *Decoder) lexNumber(first byte) (token, error) {
 				break
 			}
 			b.WriteByte(m)
-			if b.Len() > 4096 {
+			if b.Len() > MaxMessageSize {
 				return token{kind: tError, text: b.String()[:16]}, nil
 			}
 		}

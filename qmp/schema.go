@@ -103,6 +103,9 @@ func (s *qapiSchema) check(v any, typ, name string, inList bool) error {
 				return typeErr(name, "string")
 			}
 		case "int":
+			if ct, ok := intCTypes[bareName(name)]; ok {
+				return checkCInt(v, ct, name, inList)
+			}
 			n, ok := v.(Number)
 			if !ok || n.Kind == NumDouble {
 				return typeErr(name, "integer")

@@ -6,9 +6,11 @@ import (
 	"io"
 	"math"
 	"net"
-	"os"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/jobfsm/jobfsm/sim"
 )
 
 // ClockMode says how the server moves the simulator's virtual clock.
@@ -56,7 +58,13 @@ type Server struct {
 	reqs  chan request
 	mu    sync.Mutex
 	conns map[*conn]bool
-	done  chan struct{}
+	// closed holds connections the loop closed whose writers may still be
+	// delivering their last lines; Run's end waits for them too.
+	closed []*conn
+	done   chan struct{}
+	// onThrottle, when set (tests), is called each time a connection's
+	// reader stops taking requests because its output is not being read.
+	onThrottle func()
 }
 
 type reqKind int
@@ -77,18 +85,41 @@ type request struct {
 	fn   func()
 }
 
-// conn is one connection: a reader goroutine feeding the loop and a writer
-// goroutine draining an unbounded queue, so a slow client never blocks the
-// simulator.
+// Per-connection bounds. A client that stops reading its replies must not
+// cost the server memory or time: its reader stops taking requests once
+// MaxUnreadOutput bytes wait to be written (the kernel buffers then fill
+// and the client's own writes block, which is what QEMU's monitor does to
+// such a client), and a connection whose unread output still grows past
+// MaxQueuedOutput (events caused by other monitors) is closed (deviation
+// D16). Input is bounded by the decoder's limits and by taking one request
+// at a time per connection.
+const (
+	MaxUnreadOutput = 64 << 10
+	MaxQueuedOutput = 16 << 20
+)
+
+// closeGrace is how long a closing connection's writer may keep trying to
+// deliver what is queued to a peer that does not read.
+const closeGrace = 2 * time.Second
+
+// conn is one connection: a reader goroutine feeding the loop one request
+// at a time and a writer goroutine draining the output queue, so neither a
+// slow reader nor a slow writer ever blocks the simulator's loop.
 type conn struct {
-	rw      io.ReadWriteCloser
-	w       io.Writer
-	sess    *Session
-	mu      sync.Mutex
-	cond    *sync.Cond
-	queue   [][]byte
-	closing bool
-	flushed chan struct{}
+	w      io.Writer
+	closer io.Closer
+	sess   *Session
+	mu     sync.Mutex
+	cond   *sync.Cond
+	queue  [][]byte
+	// queued is the bytes pushed and not yet written.
+	queued int
+	// inflight: a request was handed to the loop and not yet answered.
+	inflight bool
+	closing  bool
+	// overflowed: closed because its unread output passed MaxQueuedOutput.
+	overflowed bool
+	flushed    chan struct{}
 }
 
 // NewServer returns a server over a fresh simulator.
@@ -102,9 +133,13 @@ func NewServer(opts ServerOptions) *Server {
 	if opts.Epoch.IsZero() {
 		opts.Epoch = time.Now()
 	}
+	d := NewDispatcher(opts.Options)
+	// A command's own bottom halves get one entry before its answer goes
+	// out; the loop runs the rest (events still follow the answer).
+	d.settleBudget = 1
 	return &Server{
 		opts:  opts,
-		d:     NewDispatcher(opts.Options),
+		d:     d,
 		reqs:  make(chan request, 64),
 		conns: map[*conn]bool{},
 		done:  make(chan struct{}),
@@ -116,45 +151,65 @@ func NewServer(opts ServerOptions) *Server {
 func (srv *Server) Dispatcher() *Dispatcher { return srv.d }
 
 // Attach serves one connection (r for requests, w for responses). closer,
-// when not nil, is closed when the connection ends.
+// when not nil, is closed when the connection ends; closing it must unblock
+// a pending Write (a net.Conn does).
 func (srv *Server) Attach(r io.Reader, w io.Writer, closer io.Closer) {
-	c := &conn{w: w, flushed: make(chan struct{})}
+	c := &conn{w: w, closer: closer, flushed: make(chan struct{})}
 	c.cond = sync.NewCond(&c.mu)
 	srv.mu.Lock()
 	srv.conns[c] = true
 	srv.mu.Unlock()
-	go c.writer(closer)
+	go c.writer()
+	c.inflight = true // the greeting is the first answer
 	select {
 	case srv.reqs <- request{c: c, kind: reqConnect}:
 	case <-srv.done:
 		c.close()
 		return
 	}
-	go func() {
-		dec := NewDecoder(r)
-		for {
+	go srv.reader(c, r)
+}
+
+// reader takes one request at a time: the next one only after the loop
+// answered the last and while the client reads what it is sent.
+func (srv *Server) reader(c *conn, r io.Reader) {
+	dec := NewDecoder(r)
+	for {
+		c.mu.Lock()
+		throttled := false
+		for (c.inflight || c.queued > MaxUnreadOutput) && !c.closing {
+			if !c.inflight && !throttled && srv.onThrottle != nil {
+				throttled = true
+				srv.onThrottle()
+			}
+			c.cond.Wait()
+		}
+		closing := c.closing
+		c.inflight = true
+		c.mu.Unlock()
+		var rq request
+		if closing {
+			rq = request{c: c, kind: reqClose}
+		} else {
 			v, err := dec.Next()
-			var rq request
 			switch {
 			case err == nil:
 				rq = request{c: c, kind: reqMessage, msg: v}
-			case errors.Is(err, io.EOF) || isNetClosed(err):
-				rq = request{c: c, kind: reqClose}
 			case isParse(err):
 				rq = request{c: c, kind: reqError, err: err}
-			default:
+			default: // EOF, a closed or failed connection
 				rq = request{c: c, kind: reqClose}
 			}
-			select {
-			case srv.reqs <- rq:
-			case <-srv.done:
-				return
-			}
-			if rq.kind == reqClose {
-				return
-			}
 		}
-	}()
+		select {
+		case srv.reqs <- rq:
+		case <-srv.done:
+			return
+		}
+		if rq.kind == reqClose {
+			return
+		}
+	}
 }
 
 func isParse(err error) bool {
@@ -163,28 +218,57 @@ func isParse(err error) bool {
 	return errors.As(err, &pe) || errors.As(err, &le)
 }
 
-func isNetClosed(err error) bool {
-	return errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed)
-}
-
+// push queues lines for the writer; it never blocks. A connection whose
+// unread output passes MaxQueuedOutput is closed instead.
 func (c *conn) push(lines [][]byte) {
 	if len(lines) == 0 {
 		return
 	}
 	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	for _, l := range lines {
+		c.queued += len(l) + 1
+	}
 	c.queue = append(c.queue, lines...)
+	if c.queued > MaxQueuedOutput {
+		c.overflowed = true
+		c.closing = true
+		c.queue = nil
+		c.mu.Unlock()
+		c.cond.Broadcast()
+		if c.closer != nil {
+			_ = c.closer.Close()
+		}
+		return
+	}
 	c.mu.Unlock()
-	c.cond.Signal()
+	c.cond.Broadcast()
 }
 
+// answered lets the reader take the connection's next request.
+func (c *conn) answered() {
+	c.mu.Lock()
+	c.inflight = false
+	c.mu.Unlock()
+	c.cond.Broadcast()
+}
+
+// close asks the writer to deliver what is queued and then close; a peer
+// that does not read gets closeGrace before the write gives up.
 func (c *conn) close() {
 	c.mu.Lock()
 	c.closing = true
 	c.mu.Unlock()
-	c.cond.Signal()
+	c.cond.Broadcast()
+	if d, ok := c.w.(interface{ SetWriteDeadline(time.Time) error }); ok {
+		_ = d.SetWriteDeadline(time.Now().Add(closeGrace))
+	}
 }
 
-func (c *conn) writer(closer io.Closer) {
+func (c *conn) writer() {
 	defer close(c.flushed)
 	for {
 		c.mu.Lock()
@@ -201,26 +285,45 @@ func (c *conn) writer(closer io.Closer) {
 			buf = append(buf, '\n')
 		}
 		if len(buf) > 0 {
-			if _, err := c.w.Write(buf); err != nil {
+			_, err := c.w.Write(buf)
+			c.mu.Lock()
+			c.queued -= len(buf)
+			if err != nil {
 				closing = true
+				c.closing = true
+				c.queue = nil
 			}
+			c.mu.Unlock()
+			c.cond.Broadcast()
 		}
 		if closing {
-			if closer != nil {
-				_ = closer.Close()
+			if c.closer != nil {
+				_ = c.closer.Close()
 			}
 			return
 		}
 	}
 }
 
+// acceptBackoff is how long ServeUnix waits after an accept failed for a
+// lack of descriptors (EMFILE, ENFILE) or memory before trying again: the
+// failure is the process's state, not the listener's, and clears when a
+// connection closes.
+const acceptBackoff = 50 * time.Millisecond
+
 // ServeUnix listens on a Unix socket; every accepted connection is a new
-// monitor. It returns when the listener fails or the server stops.
-func (srv *Server) ServeUnix(l net.Listener) error {
+// monitor. An accept that fails for want of descriptors is retried after a
+// short pause; the first such failure is reported to logf (nil: not
+// reported), the later ones not, since under exhaustion every freed
+// descriptor is taken by the next client and accept fails again at once.
+// It returns when the listener fails otherwise or the server
+// stops.
+func (srv *Server) ServeUnix(l net.Listener, logf func(format string, args ...any)) error {
 	go func() {
 		<-srv.done
 		_ = l.Close()
 	}()
+	reported := false
 	for {
 		nc, err := l.Accept()
 		if err != nil {
@@ -229,15 +332,46 @@ func (srv *Server) ServeUnix(l net.Listener) error {
 				return nil
 			default:
 			}
+			if isResourceShortage(err) {
+				if !reported && logf != nil {
+					logf("accept: %v (retrying until a descriptor is free)", err)
+				}
+				reported = true
+				select {
+				case <-time.After(acceptBackoff):
+				case <-srv.done:
+					return nil
+				}
+				continue
+			}
 			return err
 		}
 		srv.Attach(nc, nc, nc)
 	}
 }
 
+// isResourceShortage reports an accept failure that a later accept may not
+// have: the process or system ran out of descriptors or buffers.
+func isResourceShortage(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
+}
+
+// loopBudget is how many queued simulator entries the loop runs between two
+// looks at the clients and the context: an unthrottled job is due again at
+// once after every slice, so without a bound it would hold every command
+// and signal until it ends. The costliest entry is a block job's 1 MiB
+// copy slice, about 1.5 ms of CPU on a 1 TiB null-co backup (2 shared
+// cores), so a look comes every few milliseconds even then; cheap entries
+// just take more, equally cheap, looks.
+const loopBudget = 4
+
 // Run is the simulator's goroutine. It returns after quit, when ctx ends,
 // or (with stopOnLastClose) when the last connection closed; queued output
-// is flushed first.
+// is flushed first. When ctx ends (SIGTERM or SIGINT in jobsim qmp) it first
+// cancels every job as qemu-storage-daemon does on those signals
+// (sim.Manager.CancelAll), so every monitor sees each job's "aborting",
+// BLOCK_JOB_CANCELLED, "concluded" and "null".
 func (srv *Server) Run(ctx context.Context, stopOnLastClose bool) error {
 	d := srv.d
 	m := d.M
@@ -256,20 +390,33 @@ func (srv *Server) Run(ctx context.Context, stopOnLastClose bool) error {
 		}
 		srv.mu.Unlock()
 	}
-	catchUp := func() {
+	// catchUp moves ClockWall's virtual time to the wall clock, running at
+	// most loopBudget entries; it reports whether work due by then remains.
+	catchUpAtMost := func(n int) bool {
 		if !wall {
-			return
+			return false
 		}
 		target := int64(time.Since(epoch))
 		if target > m.Now() {
-			m.Advance(target - m.Now())
+			return m.AdvanceAtMost(target-m.Now(), n)
 		}
+		return false
+	}
+	catchUp := func() bool { return catchUpAtMost(loopBudget) }
+	// interrupted ends Run when ctx ended; under ClockWall the clock first
+	// catches up with the wall (boundedly), so the cancel events carry the
+	// time of the signal, as QEMU's do.
+	interrupted := func() error {
+		catchUp()
+		return srv.interrupted(ctx)
 	}
 	live := 0
 	// handle serves one request; it reports whether Run should return.
 	handle := func(rq request) bool {
 		lastIO = time.Now()
-		catchUp()
+		// A command answers after at most one more entry: the loop's next
+		// iterations run the rest, after the answer went out.
+		catchUpAtMost(1)
 		switch rq.kind {
 		case reqCall:
 			rq.fn()
@@ -285,19 +432,41 @@ func (srv *Server) Run(ctx context.Context, stopOnLastClose bool) error {
 			rq.c.sess.Close()
 			srv.mu.Lock()
 			delete(srv.conns, rq.c)
+			srv.closed = appendUnflushed(srv.closed, rq.c)
 			srv.mu.Unlock()
+			// The writer delivers the rest on its own; the loop never
+			// waits for a client.
 			rq.c.close()
-			waitFlushed(rq.c)
 			live--
 			return stopOnLastClose && live == 0
 		}
+		flushOne(rq.c)
+		rq.c.answered()
 		return false
 	}
 	for {
-		m.Settle()
+		more := catchUp()
+		if !more {
+			more = m.SettleAtMost(loopBudget)
+		}
 		flush()
 		if d.Quit() {
 			break
+		}
+		if more {
+			// Work is due now: look at the clients and the context
+			// without waiting, then go on with it.
+			select {
+			case <-ctx.Done():
+				return interrupted()
+			case rq := <-srv.reqs:
+				if handle(rq) {
+					srv.shutdown()
+					return nil
+				}
+			default:
+			}
+			continue
 		}
 		var timer <-chan time.Time
 		var t *time.Timer
@@ -315,6 +484,8 @@ func (srv *Server) Run(ctx context.Context, stopOnLastClose bool) error {
 				allow := allowance(time.Since(started), srv.opts.Rate)
 				if quiet >= srv.opts.Grace && due <= allow {
 					select {
+					case <-ctx.Done():
+						return interrupted()
 					case rq := <-srv.reqs:
 						if handle(rq) {
 							srv.shutdown()
@@ -341,10 +512,8 @@ func (srv *Server) Run(ctx context.Context, stopOnLastClose bool) error {
 			if t != nil {
 				t.Stop()
 			}
-			srv.shutdown()
-			return ctx.Err()
+			return interrupted()
 		case <-timer:
-			catchUp()
 		case rq := <-srv.reqs:
 			if t != nil {
 				t.Stop()
@@ -357,6 +526,19 @@ func (srv *Server) Run(ctx context.Context, stopOnLastClose bool) error {
 	}
 	srv.shutdown()
 	return nil
+}
+
+// interrupted is the end of Run when ctx ended: every job is cancelled and
+// its events delivered to every monitor before the connections close.
+func (srv *Server) interrupted(ctx context.Context) error {
+	srv.d.M.CancelAll(sim.ShutdownBudget)
+	srv.mu.Lock()
+	for c := range srv.conns {
+		flushOne(c)
+	}
+	srv.mu.Unlock()
+	srv.shutdown()
+	return ctx.Err()
 }
 
 // allowance is how far ClockVirtual may have moved after elapsed wall time
@@ -375,7 +557,13 @@ func flushOne(c *conn) {
 	}
 }
 
-// shutdown flushes and closes every connection and waits for the writers.
+// shutdownFlush bounds how long the end of Run waits, in total, for every
+// connection's writer to deliver what is queued.
+const shutdownFlush = closeGrace
+
+// shutdown flushes and closes every connection and waits (at most
+// shutdownFlush in all) for the writers; a client that does not read is
+// cut off then.
 func (srv *Server) shutdown() {
 	srv.mu.Lock()
 	var cs []*conn
@@ -385,17 +573,35 @@ func (srv *Server) shutdown() {
 		cs = append(cs, c)
 	}
 	srv.conns = map[*conn]bool{}
+	cs = append(cs, srv.closed...)
+	srv.closed = nil
 	srv.mu.Unlock()
+	deadline := time.NewTimer(shutdownFlush)
+	defer deadline.Stop()
 	for _, c := range cs {
-		waitFlushed(c)
+		select {
+		case <-c.flushed:
+		case <-deadline.C:
+			for _, c := range cs {
+				if c.closer != nil {
+					_ = c.closer.Close()
+				}
+			}
+			return
+		}
 	}
 }
 
-// waitFlushed waits (boundedly: a client may have stopped reading) until
-// the connection's writer has written everything and closed.
-func waitFlushed(c *conn) {
-	select {
-	case <-c.flushed:
-	case <-time.After(2 * time.Second):
+// appendUnflushed adds c to l, dropping the connections whose writers have
+// finished.
+func appendUnflushed(l []*conn, c *conn) []*conn {
+	out := l[:0]
+	for _, o := range l {
+		select {
+		case <-o.flushed:
+		default:
+			out = append(out, o)
+		}
 	}
+	return append(out, c)
 }

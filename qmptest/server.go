@@ -85,7 +85,7 @@ func NewServer(t testing.TB, opts Options) *Server {
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
-		_ = s.srv.ServeUnix(s.in.WrapListener(l))
+		_ = s.srv.ServeUnix(s.in.WrapListener(l), nil)
 	}()
 	t.Cleanup(func() {
 		cancel()

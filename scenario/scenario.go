@@ -218,6 +218,21 @@ const (
 	runEntries = 10_000_000
 )
 
+// RunLimitError is a "run" step that stopped at a bound with work still
+// queued: after Entries queued entries, at virtual time Now, with the next
+// entry due at NextDue.
+type RunLimitError struct {
+	Entries      int
+	Now, NextDue int64
+}
+
+func (e *RunLimitError) Error() string {
+	if e.NextDue > runHorizon {
+		return fmt.Sprintf("run stopped at the horizon of %d ns of virtual time with work still queued (next due at %d ns): a job never finishes", runHorizon, e.NextDue)
+	}
+	return fmt.Sprintf("run stopped after %d queued entries at %d ns with work still due: a job never finishes", e.Entries, e.Now)
+}
+
 // Run executes the scenario on a fresh manager seeded with s.Seed.
 func (s *Scenario) Run() *Result {
 	return s.RunWith(sim.Options{Seed: s.Seed})
@@ -321,15 +336,23 @@ func (s *Scenario) step(m *sim.Manager, st Step, txns map[string]*sim.Txn, res *
 		m.Settle()
 		return nil
 	case "run":
-		n := 0
-		for n < runEntries {
-			if at, ok := m.NextDue(); !ok || at > runHorizon {
-				break
+		// "run" means: until nothing is left to do. Work still queued at
+		// either bound is a job that never settles (a driver that never
+		// waits, or one that runs for longer than the horizon); stopping
+		// there silently would report a half-run scenario as passed.
+		for n := 0; ; n++ {
+			at, ok := m.NextDue()
+			if !ok {
+				return nil
+			}
+			if at > runHorizon {
+				return &RunLimitError{Entries: n, Now: m.Now(), NextDue: at}
+			}
+			if n == runEntries {
+				return &RunLimitError{Entries: n, Now: m.Now(), NextDue: at}
 			}
 			m.Step()
-			n++
 		}
-		return nil
 	case "query":
 		return s.query(m, st, res)
 	case "until":

@@ -69,6 +69,15 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 	if !o.explore && !o.campaign {
 		return usageErr("nothing to do: both --no-explore and --no-campaign given")
 	}
+	// The inputs are checked before anything runs: a missing tla/ found
+	// only after the 20 s campaign wastes the time and buries the reason.
+	if o.explore {
+		dir, err := checkTLAInputs(o.tlaDir)
+		if err != nil {
+			return inputErr("%s: %v (or pass --no-explore)", phaseExplore, err)
+		}
+		o.tlaDir = dir
+	}
 
 	prog := newProgress(stderr)
 	start := time.Now()

@@ -64,6 +64,23 @@ func findTLA(dir string) (string, error) {
 	}
 }
 
+// checkTLAInputs locates the tla/ directory and checks that every default
+// config is there and readable.
+func checkTLAInputs(dir string) (string, error) {
+	dir, err := findTLA(dir)
+	if err != nil {
+		return "", err
+	}
+	for _, c := range exploreConfigs {
+		f, err := os.Open(filepath.Join(dir, c.file))
+		if err != nil {
+			return "", err
+		}
+		_ = f.Close()
+	}
+	return dir, nil
+}
+
 // explorePhase runs the exhaustive explorer (model/explore) on every
 // default config.
 func explorePhase(o checkOptions, p *progress) (*phaseResult, error) {

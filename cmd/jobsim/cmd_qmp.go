@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/signal"
@@ -46,8 +47,13 @@ func runQMP(args []string, stdout, stderr io.Writer) error {
 		Grace:   *grace,
 		Rate:    *rate,
 	}
-	if *grace <= 0 || *rate <= 0 {
-		return usageErr("--grace and --rate must be positive")
+	if *grace <= 0 {
+		return usageErr("--grace must be positive, not %v", *grace)
+	}
+	// NaN compares false with everything, so "not > 0" also refuses it;
+	// an infinite rate would make the allowance meaningless.
+	if !(*rate > 0) || math.IsInf(*rate, 0) {
+		return usageErr("--rate must be a positive finite number, not %v", *rate)
 	}
 	switch *clock {
 	case "wall":
@@ -76,9 +82,9 @@ func runQMP(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	l, err := net.Listen("unix", *socket)
+	l, err := listenUnix(*socket)
 	if err != nil {
-		return inputErr("%v", err)
+		return err
 	}
 	defer os.Remove(*socket)
 	// Clients (and tests) wait for this line instead of polling the path.
@@ -88,7 +94,10 @@ func runQMP(args []string, stdout, stderr io.Writer) error {
 	if in != nil {
 		ln = in.WrapListener(l)
 	}
-	go func() { errc <- srv.ServeUnix(ln) }()
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(stderr, "jobsim qmp: "+format+"\n", args...)
+	}
+	go func() { errc <- srv.ServeUnix(ln, logf) }()
 	err = srv.Run(ctx, false)
 	_ = l.Close()
 	<-errc
@@ -115,4 +124,37 @@ func loadFaults(path string, socket bool, srv *qmp.Server, stderr io.Writer) (*f
 	in.Restart = func() { _ = srv.Restart() }
 	in.Arm(srv.Dispatcher()) // before Run starts the loop
 	return in, nil
+}
+
+// listenUnix listens on path. A socket file left by a server that died
+// without removing it (kill -9) is replaced, as qemu-storage-daemon
+// replaces it; a path where a live server answers, or that is not a
+// socket, is refused with a clear error instead.
+func listenUnix(path string) (net.Listener, error) {
+	l, err := net.Listen("unix", path)
+	if err == nil {
+		return l, nil
+	}
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		return nil, inputErr("%v", err)
+	}
+	fi, serr := os.Lstat(path)
+	if serr != nil || fi.Mode()&os.ModeSocket == 0 {
+		return nil, inputErr("%s exists and is not a socket; not replacing it", path)
+	}
+	if c, derr := net.Dial("unix", path); derr == nil {
+		_ = c.Close()
+		return nil, inputErr("a server is already listening on %s", path)
+	} else if !errors.Is(derr, syscall.ECONNREFUSED) {
+		return nil, inputErr("%s: %v", path, derr)
+	}
+	// Nobody answers: the file is stale.
+	if rerr := os.Remove(path); rerr != nil {
+		return nil, inputErr("removing stale socket %s: %v", path, rerr)
+	}
+	l, err = net.Listen("unix", path)
+	if err != nil {
+		return nil, inputErr("%v", err)
+	}
+	return l, nil
 }

@@ -28,7 +28,7 @@ func serveJobsim(t *testing.T) string {
 	srv := qmp.NewServer(qmp.ServerOptions{Clock: qmp.ClockVirtual})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { _ = srv.ServeUnix(l) }()
+	go func() { _ = srv.ServeUnix(l, nil) }()
 	go func() { _ = srv.Run(ctx, false); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return sock
