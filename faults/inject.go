@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/jobfsm/jobfsm/blockdev"
 	"github.com/jobfsm/jobfsm/qmp"
@@ -277,6 +278,15 @@ func (c *conn) sawClient(p []byte) {
 		c.in.observe(c.mon, true, msg, "")
 		c.in.mu.Unlock()
 	}
+}
+
+// SetWriteDeadline bounds a write on a socket; a stdio stream has no
+// deadline (the server's close asks for one on every writer it can).
+func (c *conn) SetWriteDeadline(t time.Time) error {
+	if c.Conn == nil {
+		return nil
+	}
+	return c.Conn.SetWriteDeadline(t)
 }
 
 func (c *conn) Close() error {
