@@ -419,7 +419,10 @@ func (srv *Server) Run(ctx context.Context, stopOnLastClose bool) error {
 		catchUpAtMost(1)
 		switch rq.kind {
 		case reqCall:
+			// not a client's request: the loop's flush delivers what it
+			// emitted
 			rq.fn()
+			return false
 		case reqConnect:
 			rq.c.sess = d.Connect()
 			live++
