@@ -1,0 +1,130 @@
+----------------------------- MODULE TraceQemu -----------------------------
+(***************************************************************************)
+(* Trace validation of real QEMU: is what qemu-storage-daemon did in a     *)
+(* recorded QMP transcript a behaviour of JobLifecycle?  The transcripts   *)
+(* are converted by tla/qemutrace (see its doc.go for the lines); one      *)
+(* file holds several traces that share the CONSTANTS, and TLC checks all  *)
+(* of them in one run: the initial state picks the trace (tr).            *)
+(*                                                                         *)
+(* A transcript keeps QEMU's events in order and its responses in order,   *)
+(* not how the two interleave, so each trace is two sequences with a       *)
+(* cursor each: l over its status events (trigger lines), c over its       *)
+(* commands.  A step of the spec consumes the events it explains (for     *)
+(* every job, a path of table edges from its status before the step to    *)
+(* its status after it, as in TraceJobLifecycle) and, for a command step,  *)
+(* the command too, which may only run once the status events its         *)
+(* scenario waited for ("after") have been explained.  Internal steps     *)
+(* include unobserved drained sections (DrainBegin/DrainEnd): QEMU drains  *)
+(* inside many commands (blockdev-add/del, bitmaps, transactions).         *)
+(*                                                                         *)
+(* A trace is accepted when some reachable state has explained all its     *)
+(* lines (done); tla/check.sh reads TLC's state dump for that, per trace   *)
+(* (qemutrace.Verdicts): a TLC invariant would stop at the first trace.    *)
+(***************************************************************************)
+EXTENDS TraceJobLifecycle
+
+NTraces == Hdr.traces
+Events == [t \in 1..NTraces |-> SelectSeq(Trace, LAMBDA x : x.op = "trigger" /\ x.t = t)]
+Commands == [t \in 1..NTraces |->
+               SelectSeq(Trace, LAMBDA x : x.op \in {"create", "verb", "query", "early-fail"} /\ x.t = t)]
+
+VARIABLES
+    tr,    \* the trace being checked
+    c,     \* its next command to explain (l is its next event)
+    done   \* every line of trace tr is explained
+qVars == <<vars, l, tr, c, done>>
+
+Gone(s) == s \in {"undefined", "null"}
+
+\* Events lo..hi of the trace explain this step.
+EventsExplain(lo, hi) ==
+    \A j \in Jobs :
+        PathOK(SelectSeq(SubSeq(Events[tr], lo, hi), LAMBDA x : x.job = JobName(j)),
+               status[j], status'[j])
+
+\* QEMU's text when the job does not exist (find_job / find_block_job).
+NotFound(x) == IF x.api = "job" THEN "Job not found"
+               ELSE "Block job '" \o x.id \o "' not found"
+
+Refused(x, err) == /\ Has(x, "err") /\ x.err = err
+                   /\ ~Blocked /\ UNCHANGED vars
+
+QVerb(x) ==
+    IF ~Has(x, "job") THEN Refused(x, NotFound(x))   \* an id no command created
+    ELSE \E j \in Jobs :
+        /\ x.job = JobName(j)
+        /\ LET force == Has(x, "force") /\ x.force
+               err == IF Gone(status[j]) THEN NotFound(x)
+                      ELSE RefusalAs(x.verb, j, force, x.id)
+           IN IF Has(x, "rollback") THEN Cancel(j, TRUE)
+              ELSE IF err = "" THEN ~Has(x, "err") /\ VerbAction(x.verb, j, force)
+              ELSE Refused(x, err)
+
+\* A creating command: Create of the first job creates the grouped
+\* transaction's members with it; exactly the listed jobs appear.
+QCreate(x) ==
+    \E j \in Jobs :
+        /\ x.jobs[1] = JobName(j)
+        /\ Create(j)
+        /\ \A k \in Jobs : (status[k] = "undefined" /\ status'[k] = "created")
+                             <=> JobName(k) \in SetOf(x.jobs)
+
+\* query-jobs / query-block-jobs: the listed jobs have these statuses, the
+\* others do not exist.
+QQuery(x) ==
+    /\ ~Blocked /\ UNCHANGED vars
+    /\ \A j \in Jobs : IF Has(x.jobs, JobName(j)) THEN status[j] = x.jobs[JobName(j)]
+                       ELSE Gone(status[j])
+
+\* job_early_fail: a creating command refused an argument after job_create
+\* (e.g. a negative speed: block_job_create -> job_set_speed), and the job
+\* goes from created straight to null.  JobLifecycle does not model it.
+EarlyFail(j) ==
+    /\ ~Blocked
+    /\ status[j] = "created" /\ ~started[j]
+    /\ status' = [status EXCEPT ![j] = Hop(@, "null")]
+    /\ UNCHANGED <<started, deferred, userPaused, cancelled, forced, ret, completeReq, graph, bitmap, aborting>>
+    /\ StepTail
+
+QCommand(x) ==
+    CASE x.op = "verb" -> QVerb(x)
+      [] x.op = "early-fail" -> \E j \in Jobs : x.job = JobName(j) /\ EarlyFail(j)
+      [] x.op = "create" -> QCreate(x)
+      [] x.op = "query" -> QQuery(x)
+
+Finished(l2, c2) == l2 > Len(Events[tr]) /\ c2 > Len(Commands[tr])
+
+QInit ==
+    /\ Trace[1].op = "config"
+    /\ tr \in 1..NTraces
+    /\ Init
+    /\ l = 1 /\ c = 1
+    /\ done = Finished(1, 1)
+
+QCommandStep ==
+    /\ c <= Len(Commands[tr])
+    /\ l - 1 >= Commands[tr][c].after
+    /\ \E k \in 0..MaxGroup :
+         /\ l + k - 1 <= Len(Events[tr])
+         /\ QCommand(Commands[tr][c])
+         /\ EventsExplain(l, l + k - 1)
+         /\ l' = l + k
+    /\ c' = c + 1
+
+QInternalStep ==
+    /\ \E k \in 0..MaxGroup :
+         /\ l + k - 1 <= Len(Events[tr])
+         /\ \/ \E j \in Jobs : Start(j) \/ JobStep(j) \/ DrainBegin(j) \/ DrainEnd(j)
+            \/ \E t \in Txns : AbortNext(t)
+         /\ EventsExplain(l, l + k - 1)
+         /\ l' = l + k
+    /\ UNCHANGED c
+
+QNext ==
+    /\ ~done
+    /\ QCommandStep \/ QInternalStep
+    /\ done' = Finished(l', c')
+    /\ UNCHANGED tr
+
+QSpec == QInit /\ [][QNext]_qVars
+=============================================================================
