@@ -36,6 +36,15 @@ qVars == <<vars, l, tr, c, done>>
 
 Gone(s) == s \in {"undefined", "null"}
 
+\* The BLOCK_JOB_* event a job sent before concluded (reference 3.2): none
+\* if it never started, else CANCELLED iff force_cancel, else COMPLETED,
+\* with an error iff its result is one.
+ResultOK(j, r) ==
+    CASE r = "none" -> ~started[j]
+      [] r = "cancelled" -> started[j] /\ forced'[j]
+      [] r = "completed" -> started[j] /\ ~forced'[j] /\ ret'[j] = "ok"
+      [] r = "error" -> started[j] /\ ~forced'[j] /\ ret'[j] = "error"
+
 \* Events lo..hi of the trace explain this step: for every job a path of
 \* table edges from its status to its new one that visits no status twice.
 \* No step of JobLifecycle revisits a status (QEMU sends no event for the
@@ -46,6 +55,9 @@ EventsExplain(lo, hi) ==
         LET s == SelectSeq(SubSeq(Events[tr], lo, hi), LAMBDA x : x.job = JobName(j))
         IN /\ PathOK(s, status[j], status'[j])
            /\ \A i, k \in 1..Len(s) : i <= k => s[i].from # s[k].to
+           /\ \A i \in 1..Len(s) : Has(s[i], "result") => ResultOK(j, s[i].result)
+
+
 
 \* QEMU's text when the job does not exist (find_job / find_block_job).
 NotFound(x) == IF x.api = "job" THEN "Job not found"
@@ -120,8 +132,17 @@ QCommandStep ==
     /\ Consume
     /\ c' = c + 1
 
+\* The status job j goes to in its next unexplained event ("" if none).
+NextTo(j) ==
+    LET idx == {i \in l..Len(Events[tr]) : Events[tr][i].job = JobName(j)}
+    IN IF idx = {} THEN "" ELSE Events[tr][CHOOSE i \in idx : \A k \in idx : i <= k].to
+
+\* An unobserved drained section only begins when the job's next event is
+\* a pause: a section that ends before the job pauses changes nothing TLC
+\* could see, and allowing one everywhere multiplies the states.
 QInternalStep ==
-    /\ \/ \E j \in Jobs : Start(j) \/ JobStep(j) \/ DrainBegin(j) \/ DrainEnd(j)
+    /\ \/ \E j \in Jobs : Start(j) \/ JobStep(j) \/ DrainEnd(j)
+          \/ (NextTo(j) \in {"paused", "standby"} /\ DrainBegin(j))
        \/ \E t \in Txns : AbortNext(t)
     /\ Consume
     /\ UNCHANGED c

@@ -26,8 +26,9 @@ type Line struct {
 	API      string            `json:"api,omitempty"`   // op verb: "job" (job-*) or "block" (block-job-*)
 	Rollback bool              `json:"rollback,omitempty"`
 	Err      *string           `json:"err,omitempty"`
-	After    *int              `json:"after,omitempty"` // commands: status events that precede it
-	Cmd      string            `json:"cmd,omitempty"`   // commands: the QMP command, for readers
+	Result   string            `json:"result,omitempty"` // trigger to concluded: cancelled|completed|error|none
+	After    *int              `json:"after,omitempty"`  // commands: status events that precede it
+	Cmd      string            `json:"cmd,omitempty"`    // commands: the QMP command, for readers
 }
 
 // Trace is one converted transcript.
@@ -37,6 +38,10 @@ type Trace struct {
 	Names []string
 	// The spec's per-job CONSTANTS (1-based job numbers).
 	Grouped, ManualFinalize, ManualDismiss, Ready []int
+	// Failures the transcript shows: BLOCK_JOB_COMPLETED with an error
+	// (MayFail; PrepareMayFail too when the job had reached pending) and
+	// BLOCK_JOB_ERROR with action stop (StopOnError).
+	MayFail, PrepareMayFail, StopOnError []int
 	// Events are the trigger lines, Commands the command lines, both in
 	// transcript order.
 	Events, Commands []Line
@@ -170,6 +175,8 @@ func Convert(source string, scn *conformance.Scenario, tr *conformance.Transcrip
 	statusOf := map[int]string{}    // incarnation -> last status
 	readyByEvent := map[int]bool{}  // incarnations that sent BLOCK_JOB_READY
 	seqOf := map[int][]string{}     // incarnation -> its statuses
+	result := map[int]string{}      // incarnation -> its BLOCK_JOB_COMPLETED/CANCELLED, until concluded
+	failed, stops := map[int]bool{}, map[int]bool{}
 	nStatus := 0
 	for i, e := range tr.Events {
 		m, _ := e.(map[string]any)
@@ -184,6 +191,25 @@ func Convert(source string, scn *conformance.Scenario, tr *conformance.Transcrip
 			id, _ = data["device"].(string)
 			if k := current[id]; k > 0 {
 				readyByEvent[k] = true
+			}
+		}
+		switch name {
+		case "BLOCK_JOB_COMPLETED", "BLOCK_JOB_CANCELLED", "BLOCK_JOB_ERROR":
+			dev, _ := data["device"].(string)
+			k := current[dev]
+			if k == 0 {
+				return fail("event %d: %s of job %q, which does not exist", i, name, dev)
+			}
+			switch {
+			case name == "BLOCK_JOB_CANCELLED":
+				result[k] = "cancelled"
+			case name == "BLOCK_JOB_ERROR":
+				stops[k] = stops[k] || data["action"] == "stop"
+			case data["error"] != nil:
+				result[k] = "error"
+				failed[k] = true
+			default:
+				result[k] = "completed"
 			}
 		}
 		if name != "JOB_STATUS_CHANGE" {
@@ -207,7 +233,14 @@ func Convert(source string, scn *conformance.Scenario, tr *conformance.Transcrip
 		if k == 0 {
 			return fail("event %d: status %q of job %q, which has no created event", i, st, id)
 		}
-		out.Events = append(out.Events, Line{Op: "trigger", Job: jobName(k), From: statusOf[k], To: st})
+		l := Line{Op: "trigger", Job: jobName(k), From: statusOf[k], To: st}
+		if st == "concluded" {
+			l.Result = result[k]
+			if l.Result == "" {
+				l.Result = "none"
+			}
+		}
+		out.Events = append(out.Events, l)
 		statusOf[k] = st
 		seqOf[k] = append(seqOf[k], st)
 		nStatus++
@@ -405,6 +438,18 @@ func Convert(source string, scn *conformance.Scenario, tr *conformance.Transcrip
 		}
 		if ready[k] {
 			out.Ready = append(out.Ready, k)
+		}
+		if failed[k] {
+			out.MayFail = append(out.MayFail, k)
+			for _, st := range seqOf[k] {
+				if st == "pending" {
+					out.PrepareMayFail = append(out.PrepareMayFail, k)
+					break
+				}
+			}
+		}
+		if stops[k] {
+			out.StopOnError = append(out.StopOnError, k)
 		}
 	}
 	for id, inc := range createdOf {

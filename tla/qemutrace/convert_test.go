@@ -67,7 +67,8 @@ const transcript = `{
   {"event": "JOB_STATUS_CHANGE", "data": {"id": "m0", "status": "created"}},
   {"event": "JOB_STATUS_CHANGE", "data": {"id": "m0", "status": "null"}},
   {"event": "JOB_STATUS_CHANGE", "data": {"id": "m0", "status": "created"}},
-  {"event": "JOB_STATUS_CHANGE", "data": {"id": "m0", "status": "running"}}
+  {"event": "JOB_STATUS_CHANGE", "data": {"id": "m0", "status": "running"}},
+  {"event": "BLOCK_JOB_ERROR", "data": {"device": "m0", "action": "stop", "operation": "write"}}
  ]
 }`
 
@@ -81,7 +82,7 @@ const want = `{"op":"trace","t":1,"source":"hand","names":["m0","m0","m0"]}
 {"op":"verb","t":1,"job":"j1","id":"m0","verb":"cancel","force":false,"api":"block","after":3,"cmd":"block-job-cancel"}
 {"op":"trigger","t":1,"job":"j1","from":"ready","to":"waiting"}
 {"op":"trigger","t":1,"job":"j1","from":"waiting","to":"pending"}
-{"op":"trigger","t":1,"job":"j1","from":"pending","to":"concluded"}
+{"op":"trigger","t":1,"job":"j1","from":"pending","to":"concluded","result":"completed"}
 {"op":"verb","t":1,"job":"j1","id":"m0","verb":"dismiss","api":"job","after":6,"cmd":"job-dismiss"}
 {"op":"create","t":1,"jobs":["j2"],"after":6,"cmd":"blockdev-backup"}
 {"op":"early-fail","t":1,"job":"j2","after":6,"cmd":"blockdev-backup"}
@@ -123,7 +124,7 @@ func TestConvertHandWritten(t *testing.T) {
 	got := string(groups[0].Marshal())
 	hdr, rest, _ := strings.Cut(got, "\n")
 	wantHdr := `{"op":"config","n":4,"grouped":[],"manual_finalize":[3],"manual_dismiss":[1],"ready":[1],` +
-		`"may_fail":[1,2,3,4],"stop_on_error":[1,2,3,4],"prepare_may_fail":[1,2,3,4],"max_drains":1,"monitors":0,"traces":1}`
+		`"may_fail":[],"stop_on_error":[3],"prepare_may_fail":[],"max_drains":1,"monitors":0,"traces":1}`
 	if hdr != wantHdr {
 		t.Errorf("header:\n got %s\nwant %s", hdr, wantHdr)
 	}

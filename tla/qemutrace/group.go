@@ -66,23 +66,17 @@ func ints(s []int) []int {
 }
 
 // GroupTraces sorts traces into groups by the CONSTANTS they need. Every
-// group has N = MaxJobs (jobs a trace does not create stay undefined), may
-// fail, stop on error and fail in prepare for every job (I/O errors are the
-// environment's choice; the events say which happened), no monitors (the
-// trace's queries are checked against the statuses directly) and maxDrains
-// concurrent drained sections per job. Groups and their traces come out in
-// a fixed order.
+// group has N = MaxJobs (jobs a trace does not create stay undefined), no
+// monitors (the trace's queries are checked against the statuses directly)
+// and maxDrains concurrent drained sections per job. Groups and their
+// traces come out in a fixed order.
 func GroupTraces(traces []*Trace, maxDrains int) []*Group {
-	all := []int{}
-	for k := 1; k <= MaxJobs; k++ {
-		all = append(all, k)
-	}
 	byKey := map[string]*Group{}
 	var keys []string
 	for _, t := range traces {
 		h := Header{Op: "config", N: MaxJobs, Grouped: ints(t.Grouped), ManualFinalize: ints(t.ManualFinalize),
-			ManualDismiss: ints(t.ManualDismiss), Ready: ints(t.Ready), MayFail: all, StopOnError: all,
-			PrepareMayFail: all, MaxDrains: maxDrains}
+			ManualDismiss: ints(t.ManualDismiss), Ready: ints(t.Ready), MayFail: ints(t.MayFail),
+			StopOnError: ints(t.StopOnError), PrepareMayFail: ints(t.PrepareMayFail), MaxDrains: maxDrains}
 		b, _ := json.Marshal(h)
 		k := string(b)
 		g := byKey[k]

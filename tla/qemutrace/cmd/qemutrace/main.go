@@ -54,7 +54,7 @@ func convert(args []string) error {
 	out := fs.String("out", "", "directory for the group files")
 	prefix := fs.String("prefix", "qemu", "group file name prefix")
 	drains := fs.Int("max-drains", 1, "MaxDrains of every group")
-	scenarios := fs.String("scenarios", "", "directory of the scenarios (default: each transcript's own)")
+	scenarios := fs.String("scenarios", "", "directory of the scenarios of transcripts that have none beside them")
 	root := fs.String("root", "", "directory the trace's source names are relative to")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -65,11 +65,13 @@ func convert(args []string) error {
 	var traces []*qemutrace.Trace
 	for _, p := range fs.Args() {
 		name := strings.TrimSuffix(filepath.Base(p), ".transcript.json")
-		dir := *scenarios
-		if dir == "" {
-			dir = filepath.Dir(p)
+		// The scenario beside the transcript, else in -scenarios (the
+		// QEMU 10.0 recordings replay the corpus's scenarios).
+		sp := filepath.Join(filepath.Dir(p), name+".json")
+		if _, err := os.Stat(sp); err != nil && *scenarios != "" {
+			sp = filepath.Join(*scenarios, name+".json")
 		}
-		scn, err := conformance.LoadScenario(filepath.Join(dir, name+".json"))
+		scn, err := conformance.LoadScenario(sp)
 		if err != nil {
 			return fmt.Errorf("qemutrace: scenario of %s: %w", p, err)
 		}
