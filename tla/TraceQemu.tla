@@ -132,6 +132,31 @@ QCommandStep ==
     /\ Consume
     /\ c' = c + 1
 
+\* FINDING (QEMU 10.0): JobLifecycle's DrainBegin/DrainEnd are client
+\* actions, refused while a transaction abort runs (Blocked).  But QEMU 10.0
+\* drains every node on each block-graph change (bdrv_graph_wrlock), also
+\* inside the abort's own finalization (the aborted job's .abort/.clean), so
+\* another job pauses and resumes while the abort is in progress: 10.0
+\* recordings show "aborting" of one job, then paused/running pairs of
+\* another, then BLOCK_JOB_CANCELLED and "concluded" of the first.  These
+\* are DrainBegin/DrainEnd without the ~Blocked guard, taken only while
+\* Blocked (otherwise the spec's own actions apply).
+AbortDrainBegin(j) ==
+    /\ Blocked
+    /\ status[j] \in {"created", "running", "paused", "ready", "standby"}
+    /\ drains[j] < MaxDrains
+    /\ drains' = [drains EXCEPT ![j] = @ + 1]
+    /\ UNCHANGED <<status, started, deferred, userPaused, cancelled, forced, ret, completeReq, graph, bitmap, aborting>>
+    /\ UNCHANGED monVars
+
+AbortDrainEnd(j) ==
+    /\ Blocked
+    /\ drains[j] > 0
+    /\ drains' = [drains EXCEPT ![j] = @ - 1]
+    /\ status' = UnpauseIfFree(j, PauseCount(j) - 1)
+    /\ UNCHANGED <<started, deferred, userPaused, cancelled, forced, ret, completeReq, graph, bitmap, aborting>>
+    /\ UNCHANGED monVars
+
 \* The status job j goes to in its next unexplained event ("" if none).
 NextTo(j) ==
     LET idx == {i \in l..Len(Events[tr]) : Events[tr][i].job = JobName(j)}
@@ -141,8 +166,8 @@ NextTo(j) ==
 \* a pause: a section that ends before the job pauses changes nothing TLC
 \* could see, and allowing one everywhere multiplies the states.
 QInternalStep ==
-    /\ \/ \E j \in Jobs : Start(j) \/ JobStep(j) \/ DrainEnd(j)
-          \/ (NextTo(j) \in {"paused", "standby"} /\ DrainBegin(j))
+    /\ \/ \E j \in Jobs : Start(j) \/ JobStep(j) \/ DrainEnd(j) \/ AbortDrainEnd(j)
+          \/ (NextTo(j) \in {"paused", "standby"} /\ (DrainBegin(j) \/ AbortDrainBegin(j)))
        \/ \E t \in Txns : AbortNext(t)
     /\ Consume
     /\ UNCHANGED c
