@@ -426,6 +426,9 @@ func Convert(source string, scn *conformance.Scenario, tr *conformance.Transcrip
 	if ri != len(resp) {
 		return fail("%d responses, the scenario's steps explain %d", len(resp), ri)
 	}
+	if err := gatherGroupedCreation(out, grouped); err != nil {
+		return fail("%v", err)
+	}
 	for k := 1; k <= len(out.Names); k++ {
 		if grouped[k] {
 			out.Grouped = append(out.Grouped, k)
@@ -472,3 +475,61 @@ func names(ks []int) []string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// gatherGroupedCreation moves the created events of a grouped transaction's
+// later members up to the first member's. QEMU creates the members one by
+// one in the transaction's prepare phase and, from 10.0 on, drains every
+// node between them (bdrv_graph_wrlock), so another job's paused/running
+// pairs can come between the created events; JobLifecycle creates all
+// members in one step. Only such pairs of jobs outside the transaction may
+// be jumped over (they commute with a creation): anything else is an error.
+// A command anchored inside the moved range is anchored at its start
+// instead (a weaker bound).
+func gatherGroupedCreation(t *Trace, grouped map[int]bool) error {
+	first := -1
+	var rest []int
+	for i, e := range t.Events {
+		k := 0
+		fmt.Sscanf(e.Job, "j%d", &k)
+		if e.To != "created" || !grouped[k] {
+			continue
+		}
+		if first < 0 {
+			first = i
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	if len(rest) == 0 {
+		return nil
+	}
+	last := rest[len(rest)-1]
+	var moved, others []Line
+	moved = append(moved, t.Events[first])
+	for i := first + 1; i <= last; i++ {
+		e := t.Events[i]
+		k := 0
+		fmt.Sscanf(e.Job, "j%d", &k)
+		switch {
+		case grouped[k] && e.To == "created":
+			moved = append(moved, e)
+		case !grouped[k] && blip[e.From] && blip[e.To]:
+			others = append(others, e)
+		default:
+			return fmt.Errorf("between the created events of the grouped transaction: %s %s -> %s", e.Job, e.From, e.To)
+		}
+	}
+	evs := append([]Line{}, t.Events[:first]...)
+	evs = append(evs, moved...)
+	evs = append(evs, others...)
+	t.Events = append(evs, t.Events[last+1:]...)
+	for i := range t.Commands {
+		if a := t.Commands[i].After; *a > first+1 && *a <= last {
+			t.Commands[i].After = ptr(first + 1)
+		}
+	}
+	return nil
+}
+
+// blip are the statuses of a drain's pause and resume.
+var blip = map[string]bool{"running": true, "paused": true, "ready": true, "standby": true}

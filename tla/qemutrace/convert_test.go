@@ -218,3 +218,38 @@ State 4:
 		t.Error("a dump without TraceQemu states gave no error")
 	}
 }
+
+func TestGatherGroupedCreation(t *testing.T) {
+	ev := func(job, from, to string) Line { return Line{Op: "trigger", Job: job, From: from, To: to} }
+	tr := &Trace{
+		Events: []Line{
+			ev("j1", "undefined", "created"), ev("j1", "created", "running"),
+			ev("j2", "undefined", "created"), // grouped a
+			ev("j1", "running", "paused"), ev("j1", "paused", "running"),
+			ev("j3", "undefined", "created"), // grouped b
+			ev("j2", "created", "running"),
+		},
+		Commands: []Line{{Op: "query", After: ptr(4)}, {Op: "query", After: ptr(6)}},
+	}
+	if err := gatherGroupedCreation(tr, map[int]bool{2: true, 3: true}); err != nil {
+		t.Fatal(err)
+	}
+	want := []Line{
+		ev("j1", "undefined", "created"), ev("j1", "created", "running"),
+		ev("j2", "undefined", "created"), ev("j3", "undefined", "created"),
+		ev("j1", "running", "paused"), ev("j1", "paused", "running"),
+		ev("j2", "created", "running"),
+	}
+	if d := cmp.Diff(want, tr.Events); d != "" {
+		t.Errorf("events (-want +got):\n%s", d)
+	}
+	if *tr.Commands[0].After != 3 || *tr.Commands[1].After != 6 {
+		t.Errorf("anchors %d, %d: want 3 (inside the moved range) and 6", *tr.Commands[0].After, *tr.Commands[1].After)
+	}
+	bad := &Trace{Events: []Line{
+		ev("j2", "undefined", "created"), ev("j1", "running", "aborting"), ev("j3", "undefined", "created"),
+	}}
+	if err := gatherGroupedCreation(bad, map[int]bool{2: true, 3: true}); err == nil {
+		t.Error("an abort between the members' created events was jumped over")
+	}
+}
