@@ -6,7 +6,9 @@
 // stale. JobLifecycle.tla is the hand-written lifecycle spec that uses it for
 // every legality check; MC_*.cfg are the TLC model configs whose CONSTANTS the
 // Go explorer (model/explore, `jobsim explore`) reads, and
-// TraceJobLifecycle.tla validates simulator traces (see README.md).
+// TraceJobLifecycle.tla validates simulator traces and TraceQemu.tla the
+// QMP transcripts recorded on real QEMU, converted by tla/qemutrace (see
+// README.md).
 package tla
 
 //go:generate go run gen_jobtable.go
