@@ -3,8 +3,9 @@
 //
 //	qemutrace convert -out DIR -prefix P -max-drains M -scenarios DIR T.transcript.json...
 //	    writes DIR/P-1.ndjson, … and prints "PATH TRACES" per group file
-//	qemutrace verdict GROUP.ndjson TLC-DUMP
-//	    prints one line per trace; exits 1 when a trace is not explained
+//	qemutrace verdict GROUP.ndjson TLC-DUMP [GROUP.ndjson TLC-DUMP]...
+//	    prints each trace TLC did not explain and, per directory, how many
+//	    it did; exits 1 when a trace is not explained
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/jobfsm/jobfsm/conformance"
@@ -45,7 +47,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: qemutrace convert -out DIR -prefix P -max-drains M -scenarios DIR TRANSCRIPT...\n       qemutrace verdict GROUP.ndjson TLC-DUMP")
+	fmt.Fprintln(os.Stderr, "usage: qemutrace convert -out DIR -prefix P -max-drains M -scenarios DIR TRANSCRIPT...\n       qemutrace verdict GROUP.ndjson TLC-DUMP [GROUP.ndjson TLC-DUMP]...")
 	os.Exit(2)
 }
 
@@ -103,58 +105,71 @@ func convert(args []string) error {
 }
 
 func verdict(args []string) (bool, error) {
-	if len(args) != 2 {
+	if len(args) == 0 || len(args)%2 != 0 {
 		usage()
-	}
-	group, err := os.ReadFile(args[0])
-	if err != nil {
-		return false, err
-	}
-	dump, err := os.ReadFile(args[1])
-	if err != nil {
-		return false, err
-	}
-	res, err := qemutrace.Verdicts(dump)
-	if err != nil {
-		return false, err
 	}
 	type info struct {
 		source       string
 		events, cmds int
 	}
-	traces := map[int]*info{}
-	var order []int
-	sc := bufio.NewScanner(bytes.NewReader(group))
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		var l struct {
-			Op     string `json:"op"`
-			T      int    `json:"t"`
-			Source string `json:"source"`
+	all := true
+	total, explained := map[string]int{}, map[string]int{}
+	var dirs []string
+	for i := 0; i < len(args); i += 2 {
+		group, err := os.ReadFile(args[i])
+		if err != nil {
+			return false, err
 		}
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			return false, fmt.Errorf("qemutrace: %s: %w", args[0], err)
+		dump, err := os.ReadFile(args[i+1])
+		if err != nil {
+			return false, err
 		}
-		switch l.Op {
-		case "trace":
-			traces[l.T] = &info{source: l.Source}
-			order = append(order, l.T)
-		case "trigger":
-			traces[l.T].events++
-		case "create", "verb", "query", "early-fail":
-			traces[l.T].cmds++
+		res, err := qemutrace.Verdicts(dump)
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", args[i+1], err)
+		}
+		traces := map[int]*info{}
+		var order []int
+		sc := bufio.NewScanner(bytes.NewReader(group))
+		sc.Buffer(make([]byte, 1<<20), 1<<24)
+		for sc.Scan() {
+			var l struct {
+				Op     string `json:"op"`
+				T      int    `json:"t"`
+				Source string `json:"source"`
+			}
+			if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+				return false, fmt.Errorf("qemutrace: %s: %w", args[i], err)
+			}
+			switch l.Op {
+			case "trace":
+				traces[l.T] = &info{source: l.Source}
+				order = append(order, l.T)
+			case "trigger":
+				traces[l.T].events++
+			case "create", "verb", "query", "early-fail":
+				traces[l.T].cmds++
+			}
+		}
+		for _, t := range order {
+			in, p := traces[t], res[t]
+			dir := filepath.Dir(in.source)
+			if total[dir] == 0 {
+				dirs = append(dirs, dir)
+			}
+			total[dir]++
+			if p.Done {
+				explained[dir]++
+				continue
+			}
+			all = false
+			fmt.Printf("REJECTED %s: TLC explained at most %d of %d status events and %d of %d commands\n",
+				in.source, p.Events, in.events, p.Cmds, in.cmds)
 		}
 	}
-	all := true
-	for _, t := range order {
-		in, p := traces[t], res[t]
-		if p.Done {
-			fmt.Printf("accepted %s (%d status events, %d commands)\n", in.source, in.events, in.cmds)
-			continue
-		}
-		all = false
-		fmt.Printf("REJECTED %s: TLC explained at most %d of %d status events and %d of %d commands\n",
-			in.source, p.Events, in.events, p.Cmds, in.cmds)
+	sort.Strings(dirs)
+	for _, d := range dirs {
+		fmt.Printf("%s: %d of %d transcripts explained\n", d, explained[d], total[d])
 	}
 	return all, nil
 }
