@@ -206,6 +206,7 @@ qemu_traces() {
 		fi
 	done <"$out"
 	wait
+	local pairs=()
 	while read -r p n; do
 		rc=$(cat "$p.rc")
 		if [[ $rc -ne 0 ]] || ! grep -q 'No error has been found' "$p.out"; then
@@ -214,10 +215,36 @@ qemu_traces() {
 			fail=1
 			continue
 		fi
-		"$qt" verdict "$p" "$p.states.dump" || fail=1
+		pairs+=("$p" "$p.states.dump")
 	done <"$out"
+	"$qt" verdict "${pairs[@]}" || fail=1
 	t1=$(now)
 	awk -v a="$t0" -v b="$t1" -v g="$(wc -l <"$out")" 'BEGIN { printf "qemu traces: %d TLC runs in %.1f s\n", g, b - a }'
+	# Two corruptions of one real trace must be rejected: its job reports
+	# BLOCK_JOB_CANCELLED instead of COMPLETED, and its first pause is lost.
+	local src=spec/conformance/backup_lifecycle.transcript.json g t m=$tmp/qemu/mutated.ndjson
+	g=$(grep -l "\"source\":\"$src\"" "$tmp"/qemu/*.ndjson | head -1)
+	t=$(grep "\"source\":\"$src\"" "$g" | sed 's/.*"t":\([0-9]*\),.*/\1/')
+	{
+		head -1 "$g" | sed 's/"traces":[0-9]*/"traces":2/'
+		grep "\"t\":$t," "$g" | sed "s/\"t\":$t,/\"t\":1,/; s|\"source\":\"[^\"]*\"|\"source\":\"$src, BLOCK_JOB_CANCELLED\"|" |
+			sed 's/"result":"completed"/"result":"cancelled"/'
+		grep "\"t\":$t," "$g" | sed "s/\"t\":$t,/\"t\":2,/; s|\"source\":\"[^\"]*\"|\"source\":\"$src, first pause dropped\"|" |
+			awk '!d && /"to":"paused"/ { d = 1; next } { print }'
+	} >"$m"
+	sed "s|\"qemu.ndjson\"|\"$m\"|" "$here/TraceQemu.cfg" >"$m.cfg"
+	rc=0
+	(cd "$here" && java -XX:+UseParallelGC -Xss16m -cp "$jar" tlc2.TLC -workers 1 -noTE -cleanup \
+		-metadir "$(mktemp -d "$tmp/meta.XXXX")" -dump "$m.states" -config "$m.cfg" TraceQemu.tla) >"$m.out" 2>&1 || rc=$?
+	rc=0
+	"$qt" verdict "$m" "$m.states.dump" >"$m.verdict" || rc=$?
+	if [[ $rc -eq 1 && $(grep -c '^REJECTED' "$m.verdict") -eq 2 ]]; then
+		sed 's/$/, as expected/' "$m.verdict"
+	else
+		cat "$m.out" "$m.verdict" >&2
+		echo "tla: the corrupted QEMU traces of $src were not both rejected (verdict exit $rc)" >&2
+		fail=1
+	fi
 	return $fail
 }
 
