@@ -3,6 +3,7 @@ package qemutrace
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/jobfsm/jobfsm/conformance"
@@ -465,6 +466,15 @@ func Convert(source string, scn *conformance.Scenario, tr *conformance.Transcrip
 
 func jobName(k int) string { return fmt.Sprintf("j%d", k) }
 
+// jobNumber is jobName's inverse (0 for a name it did not make).
+func jobNumber(name string) int {
+	k, err := strconv.Atoi(strings.TrimPrefix(name, "j"))
+	if err != nil || !strings.HasPrefix(name, "j") {
+		return 0
+	}
+	return k
+}
+
 func names(ks []int) []string {
 	s := make([]string, len(ks))
 	for i, k := range ks {
@@ -489,9 +499,7 @@ func gatherGroupedCreation(t *Trace, grouped map[int]bool) error {
 	first := -1
 	var rest []int
 	for i, e := range t.Events {
-		k := 0
-		fmt.Sscanf(e.Job, "j%d", &k)
-		if e.To != "created" || !grouped[k] {
+		if e.To != "created" || !grouped[jobNumber(e.Job)] {
 			continue
 		}
 		if first < 0 {
@@ -508,8 +516,7 @@ func gatherGroupedCreation(t *Trace, grouped map[int]bool) error {
 	moved = append(moved, t.Events[first])
 	for i := first + 1; i <= last; i++ {
 		e := t.Events[i]
-		k := 0
-		fmt.Sscanf(e.Job, "j%d", &k)
+		k := jobNumber(e.Job)
 		switch {
 		case grouped[k] && e.To == "created":
 			moved = append(moved, e)
