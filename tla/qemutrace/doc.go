@@ -16,21 +16,29 @@
 //
 //   - {"op":"trigger","job":"j2","from":"running","to":"paused"}: one
 //     JOB_STATUS_CHANGE; jobs are renamed j1..jN in the order of their
-//     created events, so a reused QEMU id becomes two spec jobs;
+//     created events, so a reused QEMU id becomes two spec jobs; a line to
+//     "concluded" carries "result": the job's BLOCK_JOB_CANCELLED
+//     ("cancelled"), BLOCK_JOB_COMPLETED ("completed", or "error" when it
+//     has one), or "none";
 //   - {"op":"create","jobs":["j1","j2"],"after":k}: a command that created
 //     these jobs (a grouped transaction's members in one line);
 //   - {"op":"verb","job":"j1","id":"j0","verb":"cancel","force":true,
 //     "api":"job"|"block","after":k[,"err":"…"][,"rollback":true]}: a job
 //     verb with QEMU's exact error text, or a failed transaction's rollback
 //     cancelling a job it had created;
+//   - {"op":"early-fail","job":"j2","after":k}: a creating command refused
+//     an argument after job_create (created, then null);
 //   - {"op":"query","jobs":{"j1":"running"},"after":k}: what query-jobs or
 //     query-block-jobs listed (a job not listed does not exist).
 //
 // Commands TLA+ does not model (blockdev-add, bitmaps, observations) and
 // errors raised before QEMU looks at a job (argument validation: "Parameter
 // 'x' is missing", "Invalid parameter type …", unknown commands) produce no
-// line; Trace.Skipped counts them. BLOCK_JOB_* events produce no line either:
-// they place wait anchors and decide which jobs are mirror-like (Ready).
+// line; Trace.Skipped counts them. BLOCK_JOB_* events produce no line of
+// their own: they place wait anchors, give the concluded lines their result
+// and set the per-job CONSTANTS (Ready, MayFail, PrepareMayFail,
+// StopOnError). The created events of a grouped transaction's members are
+// gathered (gatherGroupedCreation).
 //
 // Traces are checked in groups that share the spec's CONSTANTS (WriteGroups),
 // all traces of a group in one TLC run; Verdicts reads TLC's state dump and
