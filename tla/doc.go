@@ -8,8 +8,10 @@
 // management tracker's protocol (issue 13, invariants T1-T5). MC_*.cfg are
 // the TLC model configs, each stating its expected outcome in one `\* Expect:`
 // line; the Go explorer (model/explore, `jobsim explore`) reads the CONSTANTS
-// of the JobLifecycle ones (the Tracker ones say `\* Explorer: none`), and
-// TraceJobLifecycle.tla validates simulator traces (see README.md).
+// of the JobLifecycle ones (the Tracker ones say `\* Explorer: none`).
+// TraceJobLifecycle.tla validates simulator traces and TraceQemu.tla the
+// QMP transcripts recorded on real QEMU, converted by tla/qemutrace (see
+// README.md).
 package tla
 
 //go:generate go run gen_jobtable.go
