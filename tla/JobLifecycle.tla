@@ -35,7 +35,7 @@ Txns == {TxnOf(j) : j \in Jobs}
 TxnJobs(t) == {j \in Jobs : TxnOf(j) = t}
 Results == {"ok", "error", "canceled"}   \* job->ret: 0, -EIO, -ECANCELED
 
-ASSUME /\ N \in 1..4 /\ NMonitors \in 0..2 /\ MaxDrains \in 0..3
+ASSUME /\ N \in 1..8 /\ NMonitors \in 0..2 /\ MaxDrains \in 0..3
        /\ \A S \in {Grouped, ManualFinalize, ManualDismiss, ReadyJobs, MayFail,
                     StopOnError, PrepareMayFail, BitmapJobs} : S \subseteq Jobs
        /\ RollbackRule \in {"qemu72", "fixed"}

@@ -10,7 +10,7 @@ import (
 )
 
 // MaxJobs is JobLifecycle's bound on N (its ASSUME).
-const MaxJobs = 4
+const MaxJobs = 8
 
 // Line is one line of a converted trace.
 type Line struct {

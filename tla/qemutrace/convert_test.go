@@ -123,7 +123,7 @@ func TestConvertHandWritten(t *testing.T) {
 	}
 	got := string(groups[0].Marshal())
 	hdr, rest, _ := strings.Cut(got, "\n")
-	wantHdr := `{"op":"config","n":4,"grouped":[],"manual_finalize":[3],"manual_dismiss":[1],"ready":[1],` +
+	wantHdr := `{"op":"config","n":8,"grouped":[],"manual_finalize":[3],"manual_dismiss":[1],"ready":[1],` +
 		`"may_fail":[],"stop_on_error":[3],"prepare_may_fail":[],"max_drains":1,"monitors":0,"traces":1}`
 	if hdr != wantHdr {
 		t.Errorf("header:\n got %s\nwant %s", hdr, wantHdr)
@@ -151,16 +151,16 @@ func TestGroupTracesSharesConstants(t *testing.T) {
 }
 
 func TestConvertRefusesWhatTheFormatCannotSay(t *testing.T) {
-	five := `{"responses": [{"greeting": {}}, {"cmd": "qmp_capabilities", "return": {}}], "events": [`
-	for i, id := range []string{"a", "b", "c", "d", "e"} {
+	nine := `{"responses": [{"greeting": {}}, {"cmd": "qmp_capabilities", "return": {}}], "events": [`
+	for i, id := range []string{"a", "b", "c", "d", "e", "f", "g", "h", "i"} {
 		if i > 0 {
-			five += ","
+			nine += ","
 		}
-		five += `{"event": "JOB_STATUS_CHANGE", "data": {"id": "` + id + `", "status": "created"}}`
+		nine += `{"event": "JOB_STATUS_CHANGE", "data": {"id": "` + id + `", "status": "created"}}`
 	}
-	five += `]}`
+	nine += `]}`
 	cases := map[string]struct{ scn, tr, want string }{
-		"five jobs": {`{"steps": []}`, five, "more than 4 jobs"},
+		"nine jobs": {`{"steps": []}`, nine, "more than 8 jobs"},
 		"orphan event": {`{"steps": []}`,
 			`{"responses": [{"greeting": {}}, {"cmd": "qmp_capabilities", "return": {}}],
 			  "events": [{"event": "JOB_STATUS_CHANGE", "data": {"id": "x", "status": "running"}}]}`,

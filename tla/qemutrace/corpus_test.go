@@ -56,7 +56,7 @@ func TestConvertEveryRecordedTranscript(t *testing.T) {
 	for _, c := range []struct {
 		dir  string
 		want int
-	}{{corpus, 61}, {filepath.Join(corpus, "qemu-10.0"), 61}, {ref, 19}} {
+	}{{corpus, 72}, {filepath.Join(corpus, "qemu-10.0"), 72}, {ref, 19}} {
 		got := convertDir(t, c.dir, corpus)
 		if len(got) != c.want {
 			t.Errorf("%s: %d transcripts converted, want %d", c.dir, len(got), c.want)
