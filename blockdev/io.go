@@ -334,6 +334,75 @@ func (n *Node) qcowWrite(off int64, p []byte) (int64, error) {
 	return lat, nil
 }
 
+// Status is what bdrv_block_status reports for the bytes at an offset, as
+// far as a copying job cares.
+type Status uint8
+
+const (
+	// StatusData (BDRV_BLOCK_DATA): the bytes must be read and copied.
+	StatusData Status = iota
+	// StatusZero (BDRV_BLOCK_ZERO without DATA): they read as zeroes.
+	StatusZero
+	// StatusUndefined (neither): null-co without read-zeroes reports
+	// only BDRV_BLOCK_OFFSET_VALID; its contents are undefined.
+	StatusUndefined
+)
+
+// BlockStatus is bdrv_block_status_above(n, NULL) for the bytes from off:
+// their status and how many bytes from off (at most max) share it.
+// null-co reports zeroes with read-zeroes and nothing otherwise
+// (block/null.c null_co_block_status); a raw file reports its data and its
+// holes (file-posix's SEEK_DATA/SEEK_HOLE; a hole reads as zeroes); qcow2
+// reports its allocated clusters as data and the rest as its backing file
+// does, or as zeroes without one; filters report their child's status.
+func (n *Node) BlockStatus(off, max int64) (Status, int64) {
+	switch n.driver {
+	case DriverNullCo:
+		if n.readZeroes {
+			return StatusZero, max
+		}
+		return StatusUndefined, max
+	case DriverFile:
+		if e, ok := n.store.(interface {
+			Extent(off, max int64) (bool, int64)
+		}); ok {
+			if data, k := e.Extent(off, max); !data {
+				return StatusZero, k
+			} else {
+				return StatusData, k
+			}
+		}
+		return StatusData, max
+	case DriverMemory:
+		return StatusData, max
+	case DriverQcow2:
+		cs := n.ClusterSize()
+		at := func(o int64) (Status, int64) {
+			k := cs - o%cs
+			switch b := n.Backing(); {
+			case n.dataStore().Allocated(o):
+				return StatusData, k
+			case b != nil && o < b.Size():
+				return b.BlockStatus(o, min(k, b.Size()-o))
+			}
+			return StatusZero, k
+		}
+		first, k := at(off)
+		for k < max {
+			st, more := at(off + k)
+			if st != first {
+				break
+			}
+			k += more
+		}
+		return first, min(k, max)
+	}
+	if c := n.Filtered(); c != nil {
+		return c.BlockStatus(off, max)
+	}
+	return StatusData, max
+}
+
 // IsAllocated reports whether the cluster at off is allocated in n itself
 // (bdrv_is_allocated): only COW overlays have unallocated clusters; filters
 // report their filtered child's status.

@@ -1,10 +1,12 @@
 package blockdev
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sort"
+	"syscall"
 )
 
 // DefaultClusterSize is the allocation unit of images (qcow2's default).
@@ -152,6 +154,28 @@ func (s *FileStore) WriteAt(p []byte, off int64) error {
 }
 
 func (s *FileStore) Allocated(int64) bool { return true }
+
+// Extent reports whether the bytes from off are data or a hole of the
+// file, and how many bytes from off (at most max) are the same, with
+// lseek's SEEK_DATA and SEEK_HOLE as file-posix does; a file system that
+// cannot tell reports data.
+func (s *FileStore) Extent(off, max int64) (data bool, n int64) {
+	const seekData, seekHole = 3, 4
+	d, err := s.f.Seek(off, seekData)
+	switch {
+	case err != nil && errors.Is(err, syscall.ENXIO):
+		return false, max // nothing but a hole up to the end
+	case err != nil:
+		return true, max
+	case d > off:
+		return false, min(d-off, max)
+	}
+	h, err := s.f.Seek(off, seekHole)
+	if err != nil || h <= off {
+		return true, max
+	}
+	return true, min(h-off, max)
+}
 
 func (s *FileStore) Truncate(size int64) error {
 	if err := s.f.Truncate(size); err != nil {

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,10 +16,33 @@ import (
 )
 
 var (
-	diffSequences = flag.Int("diff-sequences", 100, "random command sequences TestDifferential runs")
-	diffBudget    = flag.Duration("diff-budget", 90*time.Second, "time box of TestDifferential; it stops drawing new sequences after it")
-	diffOut       = flag.String("diff-out", "testdata/differential", "where TestDifferential writes a minimized disagreeing scenario")
+	diffSeeds  = flag.String("diff-seeds", "1-100", "the sequences TestDifferential runs: seeds (\"1-100\", \"5,17,40-42\"), or \"random\" for a rapid campaign with a new seed that minimizes a disagreement (make differential)")
+	diffBudget = flag.Duration("diff-budget", 90*time.Second, "time box of a random TestDifferential campaign; it stops drawing new sequences after it")
+	diffOut    = flag.String("diff-out", "testdata/differential", "where TestDifferential writes a disagreeing scenario")
 )
+
+// parseSeeds reads a list of seeds and ranges ("1-100", "5,17,40-42").
+func parseSeeds(s string) ([]int, error) {
+	var out []int
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil || a < 0 {
+			return nil, fmt.Errorf("bad seed %q in %q (want seeds and ranges such as 1-100,7)", part, s)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return nil, fmt.Errorf("bad seed range %q in %q", part, s)
+			}
+		}
+		for i := a; i <= b; i++ {
+			out = append(out, i)
+		}
+	}
+	return out, nil
+}
 
 // The vocabulary of random sequences. Every job is a rate-limited copy
 // between 1 GiB null-co nodes (speed 1): QEMU keeps it running until the
@@ -157,7 +182,8 @@ func writeScenario(s *Scenario, diff string) string {
 	if err := os.MkdirAll(*diffOut, 0o755); err != nil {
 		return ""
 	}
-	// one file, overwritten: rapid replays the minimized case last
+	// one file, overwritten: rapid replays the minimized case last, and a
+	// fixed-seed run stops at its first disagreement
 	p := filepath.Join(*diffOut, "disagreement.json")
 	s.Note = "minimized disagreement from TestDifferential: " + diff
 	b, _ := json.MarshalIndent(s, "", " ")
@@ -165,12 +191,40 @@ func writeScenario(s *Scenario, diff string) string {
 	return p
 }
 
-// TestDifferential runs rapid-generated command sequences against
-// qemu-storage-daemon and `jobsim qmp --clock virtual` and fails with a
-// minimized scenario file when they disagree. A sequence on which QEMU
-// disagrees with itself (two runs) is racy on QEMU and is not held against
-// jobsim. CI runs it time-boxed with ≥ 100 sequences; `make differential`
-// runs a longer campaign.
+// differential runs one sequence on QEMU (twice) and on jobsim. It returns
+// why the sequence does not count ("" when it was compared) and the
+// disagreement ("" when they agree).
+func differential(s *Scenario, qemu, js Server) (skip, disagree string) {
+	a, err := Run(s, qemu, 20*time.Second)
+	if err != nil {
+		return fmt.Sprintf("QEMU: %v", err), ""
+	}
+	b, err := Run(s, qemu, 20*time.Second)
+	if err != nil || Diff(a, b) != "" {
+		return "QEMU disagrees with itself", ""
+	}
+	got, err := Run(s, js, 20*time.Second)
+	if err != nil {
+		return "", fmt.Sprintf("jobsim failed: %v", err)
+	}
+	if d := Diff(a, got); d != "" {
+		if k := knownDisagreement(a, got); k != "" {
+			return fmt.Sprintf("known disagreement, pinned by pending scenario %s: %s", k, d), ""
+		}
+		return "", "jobsim disagrees with QEMU: " + d
+	}
+	return "", ""
+}
+
+// TestDifferential runs generated command sequences against
+// qemu-storage-daemon and `jobsim qmp --clock virtual`. A sequence on which
+// QEMU disagrees with itself (two runs) is racy on QEMU and is not held
+// against jobsim. By default it runs a fixed list of seeds (-diff-seeds,
+// 1-100 in CI: the same sequences every run) and writes a disagreeing one
+// to testdata/differential/; -diff-seeds=random (make differential) is a
+// rapid campaign with a new seed, time-boxed, that minimizes a
+// disagreement first. Every disagreement found becomes a recorded scenario
+// in spec/conformance.
 func TestDifferential(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
@@ -181,39 +235,49 @@ func TestDifferential(t *testing.T) {
 	bin := jobsim(t)
 	qemu := &Process{Label: "qemu-storage-daemon", Command: QEMUCommand}
 	js := &Process{Label: "jobsim qmp --clock virtual", Command: []string{bin, "qmp", "--clock", "virtual"}}
-	stop := time.Now().Add(*diffBudget)
-	ran, racy, known := 0, 0, 0
-	rapid.Check(t, func(rt *rapid.T) {
-		s := drawScenario(rt)
-		if time.Now().After(stop) {
-			rt.Skip("time box reached")
-		}
-		ran++
-		a, err := Run(s, qemu, 20*time.Second)
-		if err != nil {
-			rt.Skipf("QEMU: %v", err)
-		}
-		b, err := Run(s, qemu, 20*time.Second)
-		if err != nil || Diff(a, b) != "" {
-			racy++
-			rt.Skip("QEMU disagrees with itself")
-		}
-		got, err := Run(s, js, 20*time.Second)
-		if err != nil {
-			p := writeScenario(s, err.Error())
-			rt.Fatalf("jobsim failed: %v (scenario %s)", err, p)
-		}
-		if d := Diff(a, got); d != "" {
-			if k := knownDisagreement(a, got); k != "" {
-				known++
-				rt.Skipf("known disagreement, pinned by pending scenario %s: %s", k, d)
+	gen := rapid.Custom(drawScenario)
+	if *diffSeeds == "random" {
+		// rapid's seed, drawn here unless given, so that it is printed
+		// before the campaign (rapid itself names it only on a failure)
+		if f := flag.Lookup("rapid.seed"); f != nil {
+			if f.Value.String() == "0" {
+				_ = f.Value.Set(strconv.FormatInt(time.Now().UnixNano()&(1<<62-1), 10))
 			}
-			p := writeScenario(s, d)
-			rt.Fatalf("jobsim disagrees with QEMU: %s (scenario %s)", d, p)
+			t.Logf("rapid seed %s (replay: go test ./conformance -run TestDifferential -diff-seeds=random -rapid.seed=%s)", f.Value, f.Value)
 		}
-	})
-	t.Logf("%d sequences run, %d racy on QEMU itself (skipped), %d known disagreements (pending scenarios)", ran, racy, known)
-	if ran < 100 && *diffSequences >= 100 && time.Now().Before(stop) {
-		t.Errorf("only %d sequences ran", ran)
+		stop := time.Now().Add(*diffBudget)
+		ran, skipped := 0, 0
+		rapid.Check(t, func(rt *rapid.T) {
+			s := drawScenario(rt)
+			if time.Now().After(stop) {
+				rt.Skip("time box reached")
+			}
+			ran++
+			skip, d := differential(s, qemu, js)
+			if skip != "" {
+				skipped++
+				rt.Skip(skip)
+			}
+			if d != "" {
+				rt.Fatalf("%s (scenario %s)", d, writeScenario(s, d))
+			}
+		})
+		t.Logf("%d sequences run, %d not compared (racy on QEMU itself, or a known disagreement)", ran, skipped)
+		return
 	}
+	seeds, err := parseSeeds(*diffSeeds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, seed := range seeds {
+		s := gen.Example(seed)
+		skip, d := differential(s, qemu, js)
+		if skip != "" {
+			t.Logf("seed %d not compared: %s", seed, skip)
+		}
+		if d != "" {
+			t.Fatalf("seed %d: %s (scenario %s; replay with -diff-seeds=%d)", seed, d, writeScenario(s, d), seed)
+		}
+	}
+	t.Logf("%d sequences run (seeds %s)", len(seeds), *diffSeeds)
 }

@@ -8,8 +8,11 @@
 // The scenario and transcript formats are those of
 // ../shared/reference/qemu-transcripts/record.py, so its files and this
 // package's are interchangeable. Events are compared per job: the
-// interleaving of two jobs' events, and of events with responses, is racy
-// in QEMU itself. A scenario whose jobsim behaviour differs on purpose names
+// interleaving of two jobs' events, and in general of events with
+// responses, is racy in QEMU itself. Where it is not (reference §3.2: a
+// command that ends a job without I/O delivers its ending before the
+// return), a send step with "order" records the events that arrived before
+// its return, and that list is compared. A scenario whose jobsim behaviour differs on purpose names
 // its spec/deviations.md entry in "deviation" and carries the transcript
 // jobsim must produce in NAME.jobsim.transcript.json.
 //
@@ -18,10 +21,12 @@
 // event a server emitted in reaction to the script is in the transcript,
 // whatever the server's event/response ordering.
 //
-// TestDifferential draws random command sequences with rapid, runs each on
-// QEMU (twice, to set aside sequences that are racy on QEMU itself) and on
-// `jobsim qmp --clock virtual`, and on a disagreement writes the minimized
-// sequence to testdata/differential/disagreement.json.
+// TestDifferential draws command sequences with rapid, runs each on QEMU
+// (twice, to set aside sequences that are racy on QEMU itself) and on
+// `jobsim qmp --clock virtual`, and on a disagreement writes the sequence
+// to testdata/differential/disagreement.json. CI runs a fixed list of seeds
+// (-diff-seeds 1-100); `make differential` draws new ones (SEEDS=random)
+// and minimizes what it finds.
 //
 // Tests: `go test ./conformance` runs the corpus in-process and against the
 // jobsim binary, and against qemu-storage-daemon when it is installed (under

@@ -287,13 +287,17 @@ func (r *run) call(cmd map[string]any, id string) (map[string]any, error) {
 	}
 }
 
-func (r *run) command(cmd map[string]any) error {
+func (r *run) command(cmd map[string]any, order bool) error {
 	r.seq++
+	before := len(r.events)
 	msg, err := r.call(cmd, fmt.Sprintf("c%d", r.seq))
 	if err != nil {
 		return err
 	}
 	entry := map[string]any{"cmd": cmd["execute"]}
+	if order {
+		entry["events_before_return"] = eventNames(r.events[before:])
+	}
 	if ret, ok := msg["return"]; ok {
 		entry["return"] = ret
 	} else if e, ok := msg["error"].(map[string]any); ok {
@@ -326,7 +330,7 @@ func (r *run) play(scn *Scenario) (*Transcript, error) {
 		return &r.t, protoErr("no QMP greeting")
 	}
 	r.t.Responses = append(r.t.Responses, map[string]any{"greeting": map[string]any{"capabilities": q["capabilities"]}})
-	if err := r.command(map[string]any{"execute": "qmp_capabilities"}); err != nil {
+	if err := r.command(map[string]any{"execute": "qmp_capabilities"}, false); err != nil {
 		return &r.t, err
 	}
 	mark := 0
@@ -335,7 +339,7 @@ func (r *run) play(scn *Scenario) (*Transcript, error) {
 		switch {
 		case st.Send != nil:
 			mark = len(r.events)
-			err = r.command(subst(st.Send, r.paths).(map[string]any))
+			err = r.command(subst(st.Send, r.paths).(map[string]any), st.Order)
 		case st.WaitEvent != "":
 			err = r.wait(st, mark)
 		case st.Bitmaps != "":
@@ -435,6 +439,28 @@ func (r *run) wait(st Step, mark int) error {
 			return err
 		}
 	}
+}
+
+// eventNames renders events compactly for an order record:
+// "JOB_STATUS_CHANGE id status", or the event's name and its job
+// ("BLOCK_JOB_CANCELLED j0").
+func eventNames(evs []any) []any {
+	out := []any{}
+	for _, e := range evs {
+		m, _ := e.(map[string]any)
+		d, _ := m["data"].(map[string]any)
+		name, _ := m["event"].(string)
+		id, _ := d["id"].(string)
+		if id == "" {
+			id, _ = d["device"].(string)
+		}
+		s := name + " " + id
+		if st, ok := d["status"].(string); ok && name == "JOB_STATUS_CHANGE" {
+			s += " " + st
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 func matches(data any, want any) bool {

@@ -27,6 +27,11 @@ type Step struct {
 	// Send executes a command ({"execute": ..., "arguments": ...});
 	// "${IMG:name}" in strings is replaced by the image's path.
 	Send map[string]any `json:"send,omitempty"`
+	// Order, with Send, records which events arrived before the command's
+	// return, in order ("events_before_return" in its response entry:
+	// "JOB_STATUS_CHANGE id status" or "EVENT id"): the event-versus-return
+	// order of reference §3.2, which a transcript otherwise leaves out.
+	Order bool `json:"order,omitempty"`
 	// WaitEvent waits for the first event of that name whose data contains
 	// Match, among events since the last command that no earlier wait took.
 	WaitEvent string         `json:"wait_event,omitempty"`
@@ -133,6 +138,9 @@ func (s *Scenario) Validate() error {
 		}
 		if n != 1 {
 			return fmt.Errorf("step %d: exactly one of send, wait_event, bitmaps, graph, sha256, guest_sha256 must be set", i)
+		}
+		if st.Order && st.Send == nil {
+			return fmt.Errorf("step %d: order needs send", i)
 		}
 		for _, img := range []string{st.SHA256, st.GuestSHA256} {
 			if img != "" && !names[img] {

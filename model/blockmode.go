@@ -216,7 +216,7 @@ func (r *Runner) realNodes(p JobPlan) (*realJob, error) {
 func realSpec(p JobPlan, id string, txn int, armed bool) Spec {
 	ready := p.Type == "mirror" || p.Type == "commit" && p.Active
 	s := Spec{ID: id, Type: p.Type, Block: true, Txn: txn, AutoFinalize: !p.ManualFinalize, AutoDismiss: !p.ManualDismiss,
-		Speed: p.Speed, Ready: ready, HasComplete: ready, NoCalls: true}
+		Speed: p.Speed, Ready: ready, HasComplete: ready, DrainsOnExit: ready, NoCalls: true}
 	if armed {
 		s.MayFail, s.FailTexts, s.IOError = true, []string{strerror(5)}, faultError(p.OnError)
 	}

@@ -692,7 +692,16 @@ func (r *Runner) verb(a Action, obs *Obs, rec *StepRecord, step int) error {
 	if d := sameErr(merr, serr); d != "" {
 		return &Violation{ID: "M", Step: step, Detail: fmt.Sprintf("%s: %s", args, d)}
 	}
-	return r.observe(step)
+	if err := r.observe(step); err != nil {
+		return err
+	}
+	// R52: what the model derives from the command alone (a finalize's
+	// or a transaction abort's cascade, a dismiss, a cancel of a job that
+	// never started) reaches the client before the command's return.
+	if want := r.mod.Expecting(); len(want) > 0 {
+		return &Violation{ID: "M", Step: step, Detail: fmt.Sprintf("%s returned before the events it causes: %v", args, want)}
+	}
+	return nil
 }
 
 // QJob is one query-jobs entry as the harness reads it.

@@ -88,6 +88,13 @@ type Spec struct {
 	IOError *IOError
 	// HasPrepare, HasComplete: the driver has .prepare / .complete.
 	HasPrepare, HasComplete bool
+	// DrainsOnExit: the run drains its source before it returns and the
+	// drained section lasts until the job is finalized (mirror and active
+	// commit: mirror_run's bdrv_drained_begin, ended by
+	// mirror_exit_common). The drain is a pause of the job itself, so its
+	// pause count stays raised while it waits or is pending and
+	// query-block-jobs reports it paused.
+	DrainsOnExit bool
 	// PrepareFails: .prepare fails with PrepareText.
 	PrepareFails bool
 	PrepareText  string
@@ -115,7 +122,10 @@ type Job struct {
 	Failed bool
 	Errs   []string
 	Gone   bool // reached null
-	txn    *Txn
+	// ExitDrained: the run ended with the job's source drained
+	// (Spec.DrainsOnExit); finalization ends the drain.
+	ExitDrained bool
+	txn         *Txn
 }
 
 // Txn is a transaction: members newest first (QLIST_INSERT_HEAD), as QEMU
@@ -546,6 +556,11 @@ func (m *Model) finalizeSingle(j *Job) {
 		m.pushCall(j, "commit")
 	}
 	m.pushCall(j, "clean")
+	if j.ExitDrained {
+		// mirror_exit_common's bdrv_drained_end
+		j.ExitDrained = false
+		j.PauseCount--
+	}
 	if j.Started && j.Block {
 		switch {
 		case j.Force:
@@ -661,6 +676,11 @@ func (m *Model) statusStep(j *Job, to fsm.Status) error {
 		return fmt.Errorf("%s -> %s of %s not allowed: %s (model: %s)", from, to, j.ID, why, j.describe())
 	}
 	j.Status = to
+	if j.DrainsOnExit && !j.ExitDrained && (to == fsm.Waiting || to == fsm.Aborting && (from == fsm.Running || from == fsm.Ready)) {
+		// the run returned with its source drained
+		j.ExitDrained = true
+		j.PauseCount++
+	}
 	switch t, _ := ownTrigger(from, to); t {
 	case fsm.TriggerReady:
 		j.Readied = true

@@ -22,6 +22,12 @@
 // fsm.TriggerPausePoint and the job moves to paused (standby when ready);
 // each real status change emits JOB_STATUS_CHANGE to every subscriber.
 //
+// Commands and their return: a verb runs synchronously; if it entered a
+// waiting job whose run then ended without waiting again (a forced cancel
+// of a sleeping or paused job), the job's exit runs before the verb
+// returns, so its whole ending precedes the command's return, as on QEMU
+// (command.go; spec rule R52).
+//
 // Where jobfsm differs from QEMU 7.2 on purpose, spec/deviations.md says so
 // (D1: the grouped-transaction rollback hang is fixed; D2: a prepare failure
 // aborts on behalf of the failing member).

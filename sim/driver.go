@@ -70,6 +70,7 @@ const (
 	stepContinue stepKind = iota
 	stepSleep
 	stepYield
+	stepAwaitLoop
 	stepFinish
 )
 
@@ -80,9 +81,10 @@ type Step struct {
 	err  error
 }
 
-// Continue yields to the loop and, when entered again at the same virtual
-// time, passes a pause point and runs the next slice (an I/O completion
-// followed by job_pause_point).
+// Continue yields to the loop with a request in flight and, when it
+// completes at the same virtual time, passes a pause point and runs the
+// next slice (an I/O completion followed by job_pause_point). While in
+// flight the job is busy: commands do not enter it.
 func Continue() Step { return Step{kind: stepContinue} }
 
 // Sleep waits ns of virtual time, then passes a pause point (job_sleep_ns).
@@ -92,6 +94,14 @@ func Sleep(ns int64) Step { return Step{kind: stepSleep, ns: ns} }
 // Yield waits until the job is entered (job_yield): by a kick, a pause
 // request, a cancel or a resume; then passes a pause point.
 func Yield() Step { return Step{kind: stepYield} }
+
+// AwaitLoop waits, still busy, for something the main loop runs at the same
+// virtual time, then runs the next slice with no pause point on either
+// side: a coroutine that calls bdrv_drained_begin yields to a bottom half
+// (bdrv_co_yield_to_drain) and resumes from it. Commands cannot enter the
+// job meanwhile (job_enter_cond_locked does nothing to a busy job), so
+// whatever the job does next comes after the command's return.
+func AwaitLoop() Step { return Step{kind: stepAwaitLoop} }
 
 // Finish ends the run (the driver's run returned). err == nil is ret 0; a
 // *JobError (or any error, taken as EIO) is the job's failure.

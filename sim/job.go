@@ -41,6 +41,9 @@ type Job struct {
 	sleep     *entry
 	waitEnter bool // yielded (job_yield) or sleeping: job_enter may enter
 	inPause   bool // yielded inside a pause point
+	// exit is the queued job_exit bottom half while the run has finished
+	// and job_completed has not yet run.
+	exit *entry
 
 	prev, next       *Job
 	txnPrev, txnNext *Job

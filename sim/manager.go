@@ -39,6 +39,8 @@ type Manager struct {
 	byID   map[string]*Job
 	subs   []*subscriber
 	nextTx int
+	// cmd is the command being executed (see command.go).
+	cmd commandScope
 }
 
 // New returns an empty manager at virtual time 0.
@@ -315,14 +317,19 @@ func (m *Manager) runSlices(j *Job) {
 		switch st.kind {
 		case stepContinue:
 			// An I/O completion followed by job_pause_point. With simulated
-			// I/O the "completion" is instant, so the job yields to the loop
-			// first, as a coroutine does while its request is in flight:
-			// commands and other jobs interleave with a long copy, and a
-			// driver with no rate limit cannot monopolise the loop.
-			if m.pausePoint(j) {
-				return
-			}
-			m.wait(j, 0)
+			// I/O the "completion" is instant, but the job yields to the
+			// loop first, as a coroutine does while its request is in
+			// flight: commands and other jobs interleave with a long copy,
+			// and a driver with no rate limit cannot monopolise the loop.
+			// In flight the job stays busy, so a command's job_enter does
+			// nothing to it (a cancel is noticed, and a pause reached, only
+			// once the request has completed: after the command's return).
+			m.eng.schedule(m.eng.now, func() {
+				if m.pausePoint(j) {
+					return
+				}
+				m.runSlices(j)
+			})
 			return
 		case stepSleep, stepYield:
 			// job_sleep_ns / job_yield: a force-cancelled job returns at
@@ -345,6 +352,9 @@ func (m *Manager) runSlices(j *Job) {
 				return
 			}
 			m.wait(j, st.ns)
+			return
+		case stepAwaitLoop:
+			m.eng.schedule(m.eng.now, func() { m.runSlices(j) })
 			return
 		case stepFinish:
 			m.runFinished(j, st.err)
@@ -382,6 +392,8 @@ func (m *Manager) Kick(j *Job) {
 }
 
 // runFinished records the run's result and queues job_exit on the main loop.
+// A run that a command entered and that finished without yielding has its
+// job_exit run before the command returns (command.go).
 func (m *Manager) runFinished(j *Job, err error) {
 	if err != nil {
 		je, ok := err.(*JobError)
@@ -395,10 +407,15 @@ func (m *Manager) runFinished(j *Job, err error) {
 	}
 	j.deferred = true
 	j.busy = true
-	m.eng.schedule(m.eng.now, func() {
-		j.busy = false
-		m.completed(j)
-	})
+	j.exit = m.eng.schedule(m.eng.now, func() { m.exitJob(j) })
+	m.cmd.noteExit(j)
+}
+
+// exitJob is job_exit: the bottom half that completes a finished run.
+func (m *Manager) exitJob(j *Job) {
+	j.exit = nil
+	j.busy = false
+	m.completed(j)
 }
 
 // --- pausing -------------------------------------------------------------

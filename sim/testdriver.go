@@ -41,6 +41,7 @@ type TestDriver struct {
 	readied   bool
 	complete  bool
 	ioErrSeen bool
+	drainWait bool
 }
 
 // NewTestDriver returns a driver following spec, with defaults filled in.
@@ -106,6 +107,12 @@ func (d *TestDriver) Run(j *Job) Step {
 		j.TransitionToReady()
 	}
 	if d.complete || j.CancelRequested() {
+		// Like mirror, it drains its source before returning, which
+		// yields once to the loop: it ends after the command's return.
+		if !d.drainWait {
+			d.drainWait = true
+			return AwaitLoop()
+		}
 		return Finish(nil)
 	}
 	return Yield()

@@ -34,7 +34,7 @@ func (m *Manager) verb(j *Job, v fsm.Verb, pre func() error, check func() error,
 	if err != nil {
 		return err
 	}
-	return apply()
+	return m.inCommand(apply)
 }
 
 // Pause is job_user_pause_locked: verb check, then "Job is already paused".

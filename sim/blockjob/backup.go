@@ -368,7 +368,30 @@ func (b *backupJob) Run(j *sim.Job) sim.Step {
 			return sim.Finish(nil)
 		}
 	}
-	lat, isRead, err := copyRange(b.source, b.target, start, b.buffer(n))
+	// block_copy_block_status: the task shrinks to the source's extent of
+	// one status in whole clusters (to the end at the image's end); an
+	// extent shorter than a cluster is copied as one cluster of data.
+	// Zeroes are written as zeroes (COPY_WRITE_ZEROES). With a speed
+	// limit the first task goes at once and the next waits, so the first
+	// move of a backup from an image with data at its start is that data.
+	st, ext := b.source.BlockStatus(start, n)
+	switch {
+	case ext < b.cluster:
+		ext, st = b.cluster, blockdev.StatusData
+	case start+ext < b.length:
+		ext -= ext % b.cluster
+	}
+	n = min(n, ext)
+	var lat int64
+	var isRead bool
+	var err error
+	if st == blockdev.StatusZero {
+		buf := b.buffer(n)
+		clear(buf)
+		lat, err = b.target.Write(start, buf)
+	} else {
+		lat, isRead, err = copyRange(b.source, b.target, start, b.buffer(n))
+	}
 	if err != nil {
 		errno := ioErrno(err)
 		policy := b.onTarget

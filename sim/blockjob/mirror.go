@@ -30,6 +30,10 @@ const (
 // maxIOBytes is mirror's MAX_IO_BYTES: the largest single copy operation.
 const maxIOBytes = 1 << 20
 
+// defaultMirrorBufSize is DEFAULT_MIRROR_BUF_SIZE (MAX_IN_FLIGHT 16 ×
+// MAX_IO_BYTES): the most one mirror iteration moves.
+const defaultMirrorBufSize = 16 * maxIOBytes
+
 // mirrorJob is block/mirror.c's job, for blockdev-mirror and active commit.
 type mirrorJob struct {
 	u         user
@@ -49,6 +53,9 @@ type mirrorJob struct {
 	onTarget  sim.OnError
 	copyMode  string
 	isCommit  bool
+	// bufSize bounds one iteration (s->buf_size: buf-size rounded up to
+	// the granularity, default MAX_IN_FLIGHT × MAX_IO_BYTES).
+	bufSize int64
 
 	started        bool
 	ready          bool
@@ -63,6 +70,10 @@ type mirrorJob struct {
 	// drained: the source's guest writes are held from the end of Run
 	// until exit (mirror_run's need_drain / s->in_drain).
 	drained bool
+	// exiting: Run has drained the source and returns exitErr when the
+	// loop enters it again.
+	exiting bool
+	exitErr error
 }
 
 func (d *mirrorJob) Type() sim.JobType { return d.typ }
@@ -163,6 +174,11 @@ func startMirror(m *sim.Manager, g *blockdev.Graph, d *mirrorJob, bs, target *bl
 		return nil, qerr.Generic("Can't mirror node into itself")
 	}
 	d.g, d.source, d.target, d.gran = g, bs, target, gran
+	d.bufSize = defaultMirrorBufSize
+	if bufSize != nil && *bufSize > 0 {
+		d.bufSize = *bufSize
+	}
+	d.bufSize = (d.bufSize + gran - 1) / gran * gran
 	d.u = user{m: m, t: d.typ}
 	filter, err := g.InsertFilter(blockdev.DriverMirrorTop, filterName, bs)
 	if err != nil {
@@ -250,6 +266,9 @@ func (d *mirrorJob) AfterWrite(off int64, p []byte) error {
 // Run is mirror_run: the initial dirty scan, then copy dirty chunks until
 // in sync, READY, and keep mirroring until completed or cancelled.
 func (d *mirrorJob) Run(j *sim.Job) sim.Step {
+	if d.exiting {
+		return sim.Finish(d.exitErr)
+	}
 	if j.IsCancelled() {
 		return d.finish(nil)
 	}
@@ -288,37 +307,7 @@ func (d *mirrorJob) Run(j *sim.Job) sim.Step {
 		if dl := d.rl.delay(j.Now(), j.Speed(), 0); dl > 0 {
 			return sim.Sleep(dl)
 		}
-		// whole granules only, so clearing a bit never drops uncopied bytes
-		chunk := max(d.gran, maxIOBytes-maxIOBytes%d.gran)
-		start, n, ok := d.dirty.NextDirtyArea(d.cursor, chunk)
-		if !ok {
-			start, n, _ = d.dirty.NextDirtyArea(0, chunk)
-		}
-		d.dirty.ResetRange(start, n)
-		lat, isRead, err := copyRange(d.source, d.target, start, d.buffer(n))
-		if err != nil {
-			d.dirty.SetRange(start, n)
-			d.activelySynced = false
-			errno := ioErrno(err)
-			policy := d.onTarget
-			if isRead {
-				policy = d.onSource
-			}
-			switch j.ErrorAction(policy, isRead, errno) {
-			case sim.ActionReport:
-				return d.finish(&sim.JobError{Errno: errno})
-			case sim.ActionIgnore:
-				return sim.Sleep(retryNs) // re-dirtied, retried later
-			}
-			return sim.Continue()
-		}
-		d.cursor = start + n
-		j.AddProgress(n)
-		d.rl.delay(j.Now(), j.Speed(), n)
-		if lat > 0 {
-			return sim.Sleep(lat)
-		}
-		return sim.Continue()
+		return d.iteration(j)
 	}
 	if cnt == 0 {
 		if !d.ready {
@@ -335,27 +324,116 @@ func (d *mirrorJob) Run(j *sim.Job) sim.Step {
 	return sim.Sleep(sliceNs)
 }
 
+// iteration is mirror_iteration: it takes the run of contiguous dirty
+// granules that starts at the first dirty one from the cursor, up to the
+// buffer size (16 MiB by default), clears it, and moves it in operations of
+// at most 1 MiB. Each operation asks the source's block status first
+// (mirror_iteration's bdrv_block_status_above): data is read and written,
+// zeroes are written as zeroes, and a range whose contents are undefined
+// (null-co without read-zeroes) is discarded on the target, which a node
+// opened without discard=unmap ignores (bdrv_co_pdiscard returns before
+// writing, so the target's dirty bitmaps stay clean). The speed limit
+// accounts every operation but is waited for only before the next
+// iteration, so a rate-limited mirror moves a whole buffer first.
+func (d *mirrorJob) iteration(j *sim.Job) sim.Step {
+	// whole granules only, so clearing a bit never drops uncopied bytes
+	op := max(d.gran, maxIOBytes-maxIOBytes%d.gran)
+	start, n, ok := d.dirty.NextDirtyArea(d.cursor, d.bufSize)
+	if !ok {
+		start, n, _ = d.dirty.NextDirtyArea(0, d.bufSize)
+	}
+	d.dirty.ResetRange(start, n)
+	var lat int64
+	for done := int64(0); done < n; {
+		off := start + done
+		// mirror_iteration: an operation covers one block-status extent,
+		// data at most 1 MiB, whole granules; a piece shorter than a
+		// granule is copied as data.
+		st, k := d.source.BlockStatus(off, n-done)
+		if st == blockdev.StatusData {
+			k = min(k, op)
+		}
+		k -= k % d.gran
+		if k < d.gran {
+			k, st = min(d.gran, n-done), blockdev.StatusData
+		}
+		l, isRead, err := d.move(st, off, k)
+		if err != nil {
+			d.dirty.SetRange(off, n-done)
+			d.activelySynced = false
+			errno := ioErrno(err)
+			policy := d.onTarget
+			if isRead {
+				policy = d.onSource
+			}
+			switch j.ErrorAction(policy, isRead, errno) {
+			case sim.ActionReport:
+				return d.finish(&sim.JobError{Errno: errno})
+			case sim.ActionIgnore:
+				return sim.Sleep(retryNs) // re-dirtied, retried later
+			}
+			return sim.Continue()
+		}
+		lat = max(lat, l)
+		done += k
+		d.cursor = off + k
+		j.AddProgress(k)
+		d.rl.delay(j.Now(), j.Speed(), k)
+	}
+	if lat > 0 {
+		return sim.Sleep(lat)
+	}
+	return sim.Continue()
+}
+
+// move is one operation of mirror_perform, by the source's block status:
+// MIRROR_METHOD_COPY, _ZERO or _DISCARD.
+func (d *mirrorJob) move(st blockdev.Status, off, n int64) (lat int64, isRead bool, err error) {
+	switch st {
+	case blockdev.StatusUndefined:
+		return 0, false, nil // MIRROR_METHOD_DISCARD, ignored by the target
+	case blockdev.StatusZero:
+		buf := d.buffer(n)
+		clear(buf)
+		lat, err = d.target.Write(off, buf) // MIRROR_METHOD_ZERO
+		return lat, false, err
+	}
+	return copyRange(d.source, d.target, off, d.buffer(n))
+}
+
 // finish ends Run the way mirror_run returns: with the source drained
 // (bdrv_drained_begin(bs) before the final dirty check on success, or at
 // immediate_exit when need_drain is still set), so guest writes issued
 // while the job waits for finalize are held until exit has pivoted (or
-// not) and then land on whatever node is active. Only the guest-visible
-// hold is modelled, not the drained section's job pause (QEMU 7.2 reports
-// such a mirror in pending with query-block-jobs paused=true).
+// not) and then land on whatever node is active. The drained section also
+// pauses the job itself (child_job_drained_begin raises its pause count,
+// which is why query-block-jobs reports a mirror waiting in pending as
+// paused), and, called from the job's coroutine, bdrv_drained_begin yields
+// to a bottom half before the run can return: a mirror never ends inside
+// the command that completed or cancelled it.
 func (d *mirrorJob) finish(err error) sim.Step {
-	if !d.drained && !d.exited {
-		d.drained = true
-		d.g.HoldGuestWrites(d.source)
+	if d.drained || d.exited {
+		return sim.Finish(err)
 	}
-	return sim.Finish(err)
+	d.drained = true
+	d.g.HoldGuestWrites(d.source)
+	if d.u.j != nil {
+		d.u.j.Manager().DrainBegin(d.u.j)
+	}
+	d.exiting, d.exitErr = true, err
+	return sim.AwaitLoop()
 }
 
 // undrain is mirror_exit_common's bdrv_drained_end(src): held guest writes
-// go to the node the source's name now leads to.
+// go to the node the source's name now leads to, and the job's pause from
+// the drained section ends.
 func (d *mirrorJob) undrain() {
 	if d.drained {
 		d.drained = false
 		d.g.ReleaseGuestWrites(d.source)
+		if d.u.j != nil {
+			d.u.j.Manager().DrainEnd(d.u.j)
+		}
 	}
 }
 

@@ -491,6 +491,69 @@ func timeBound() {
 
 func tb2(job, src, tgt string, kv ...any) M { return tb(job, src, tgt, kv...) }
 
+// ordered records which events arrive before the command's return.
+func ordered(step M) M {
+	out := merge(step)
+	out["order"] = true
+	return out
+}
+
+// orders pins every row of reference §3.2's event-versus-return table, and
+// the mirror's: a command that ends a job's run without I/O (a force cancel
+// of a job sleeping under its speed limit or paused, a cancel or finalize in
+// pending) delivers the job's whole ending before its return; a mirror,
+// which drains its source before its run returns, ends after the return.
+func orders() {
+	add("order_cancel_sleeping", "job-cancel and block-job-cancel of a backup sleeping under its speed limit: aborting, BLOCK_JOB_CANCELLED, concluded, null, then the return",
+		cat(slow("j0", "n0", "n1"), s(ordered(ex("job-cancel", M{"id": "j0"})),
+			backup("j1", "n0", "n1", "speed", 1), st("j1", "running"),
+			ordered(ex("block-job-cancel", M{"device": "j1"})))),
+		midrun)
+	add("order_cancel_sleeping_manual_dismiss", "force cancel of a sleeping backup with auto-dismiss off ends in concluded before the return; job-dismiss emits null before its return",
+		cat(slow("j0", "n0", "n1", "auto-dismiss", false), s(ordered(ex("job-cancel", M{"id": "j0"})),
+			ordered(ex("job-dismiss", M{"id": "j0"})))),
+		midrun)
+	add("order_pause_resume_cancel", "job-pause of a sleeping backup: paused before the return; job-resume: running before the return; job-cancel of the paused backup: running, aborting, BLOCK_JOB_CANCELLED, concluded, null, then the return",
+		cat(slow("j0", "n0", "n1"), s(ordered(ex("job-pause", M{"id": "j0"})),
+			ordered(ex("job-resume", M{"id": "j0"})),
+			ordered(ex("job-pause", M{"id": "j0"})),
+			ordered(ex("job-cancel", M{"id": "j0"})))),
+		midrun)
+	add("order_pending", "job-cancel of a backup in pending: its ending before the return; job-finalize: BLOCK_JOB_COMPLETED, concluded, null before the return",
+		s(null("n0", MiB), null("n1", MiB),
+			backup("j0", "n0", "n1", "auto-finalize", false), wait("BLOCK_JOB_PENDING", M{"id": "j0"}),
+			ordered(ex("job-cancel", M{"id": "j0"})),
+			backup("j1", "n0", "n1", "auto-finalize", false), wait("BLOCK_JOB_PENDING", M{"id": "j1"}),
+			ordered(ex("job-finalize", M{"id": "j1"}))))
+	add("order_job_start", "a job on small null-co nodes runs inside the command that starts it on QEMU (null-co completes I/O without yielding): a 1 MiB backup's whole ending and a 1 MiB mirror's ready come before the return; jobsim yields after each copy operation and returns first (D24). A rate-limited backup: created, running, paused, running before the return on both",
+		s(null("s0", MiB), null("s1", MiB),
+			ordered(backup("b", "s0", "s1")), st("b", "null"),
+			ordered(mirror("m", "s0", "s1")), wait("BLOCK_JOB_READY", M{"device": "m"}),
+			ex("job-cancel", M{"id": "m"}), st("m", "null"),
+			null("n0", GiB), null("n1", GiB),
+			ordered(backup("j", "n0", "n1", "speed", 1)), ordered(ex("job-cancel", M{"id": "j"}))),
+		func(s *scenario) { s.Deviation = "D24" })
+	add("order_mirror_ready", "job-complete and soft block-job-cancel of a ready mirror return before waiting, pending, BLOCK_JOB_COMPLETED, concluded, null",
+		s(null("n0", MiB), null("n1", MiB),
+			mirror("m0", "n0", "n1"), wait("BLOCK_JOB_READY", M{"device": "m0"}),
+			ordered(ex("job-complete", M{"id": "m0"})), st("m0", "null"),
+			mirror("m1", "n0", "n1"), wait("BLOCK_JOB_READY", M{"device": "m1"}),
+			ordered(ex("block-job-cancel", M{"device": "m1"})), st("m1", "null")))
+	add("order_mirror_cancel", "a force-cancelled mirror drains its source before its run returns, so it ends after the return whether it slept, was paused or was ready; in pending its ending comes before the return, and query-block-jobs reports it paused (the drain)",
+		cat(slowMirror("m0", "n0", "n1"), s(ordered(ex("job-cancel", M{"id": "m0"})), st("m0", "null"),
+			mirror("m1", "n0", "n1", "speed", 1), st("m1", "running"),
+			ordered(ex("job-pause", M{"id": "m1"})),
+			ordered(ex("job-cancel", M{"id": "m1"})), st("m1", "null"),
+			null("s0", MiB), null("s1", MiB),
+			mirror("m2", "s0", "s1"), wait("BLOCK_JOB_READY", M{"device": "m2"}),
+			ordered(ex("job-cancel", M{"id": "m2"})), st("m2", "null"),
+			mirror("m3", "s0", "s1", "auto-finalize", false), wait("BLOCK_JOB_READY", M{"device": "m3"}),
+			ex("job-complete", M{"id": "m3"}), wait("BLOCK_JOB_PENDING", M{"id": "m3"}),
+			ex("query-block-jobs"),
+			ordered(ex("job-cancel", M{"id": "m3"})))),
+		midrun)
+}
+
 // deviations are scenarios that show where jobsim differs on purpose (the
 // spec/deviations.md entry they name); jobsim's own transcript is recorded
 // next to QEMU's.
@@ -516,6 +579,8 @@ func main() {
 	bitmaps()
 	timeBound()
 	deviations()
+	orders()
+	firstMoves()
 	names := make([]string, 0, len(corpus))
 	for n := range corpus {
 		names = append(names, n)
@@ -532,4 +597,71 @@ func main() {
 			os.Exit(1)
 		}
 	}
+}
+
+func qcowNode(name string) M {
+	return ex("blockdev-add", M{"driver": "qcow2", "node-name": name,
+		"file": M{"driver": "file", "filename": "${IMG:" + name + "}"}})
+}
+
+// cancelled force-cancels a job and waits for its end; the offset of its
+// BLOCK_JOB_CANCELLED is what the job moved before its first sleep (the
+// offset of a query right after the start is racy on QEMU for file
+// nodes, whose I/O completes in a thread pool; the cancel waits for it).
+func cancelled(job string) []M {
+	return s(ex("job-cancel", M{"id": job}), st(job, "null"))
+}
+
+// firstMoves pin what a rate-limited job moves before its first sleep
+// (speed 1: everything after it waits for ages). A backup's first
+// block-copy task is one extent of the source's block status, in whole
+// clusters (at least one), at most 1 MiB; a mirror's first iteration is a
+// whole buffer (16 MiB, or buf-size rounded up to the granularity).
+func firstMoves() {
+	sparse := M{"size": 64 * MiB, "fill": [][3]int64{{0, 128 * 1024, 0x5A}, {2 * MiB, 192 * 1024, 0xC3}, {40 * MiB, 3 * MiB, 0x11}}}
+	tiny := M{"size": 64 * MiB, "fill": [][3]int64{{0, 4096, 0x01}}}
+	hole := M{"size": 64 * MiB, "fill": [][3]int64{{3 * MiB, 64 * 1024, 0x02}}}
+	blank := M{"size": 64 * MiB}
+	qsparse := merge(sparse, "format", "qcow2")
+	qblank := merge(blank, "format", "qcow2")
+	add("first_move_backup", "a backup at speed 1 moves one block-copy task before it sleeps: the source's first extent of one status in whole clusters (128 KiB of data on a raw file or qcow2, one 64 KiB cluster for 4 KiB of data, 1 MiB of a hole or of null-co), as BLOCK_JOB_CANCELLED's offset shows",
+		cat(s(rawNode("src"), rawNode("tgt"), backup("d", "src", "tgt", "speed", 1), st("d", "running")), cancelled("d"),
+			s(qcowNode("qsrc"), qcowNode("qtgt"), backup("q", "qsrc", "qtgt", "speed", 1), st("q", "running")), cancelled("q"),
+			s(rawNode("tiny"), backup("t", "tiny", "tgt", "speed", 1), st("t", "running")), cancelled("t"),
+			s(rawNode("hole"), backup("h", "hole", "tgt", "speed", 1), st("h", "running")), cancelled("h"),
+			s(null("n0", 64*MiB), null("n1", 64*MiB), backup("n", "n0", "n1", "speed", 1), st("n", "running")), cancelled("n"),
+			s(ex("blockdev-add", M{"driver": "null-co", "node-name": "z0", "size": 64 * MiB, "read-zeroes": true}),
+				backup("z", "z0", "n1", "speed", 1), st("z", "running")), cancelled("z")),
+		imgs("src", sparse, "tgt", blank, "qsrc", qsparse, "qtgt", qblank, "tiny", tiny, "hole", hole))
+	add("first_move_mirror", "a mirror at speed 1 moves a whole buffer before it sleeps: 16 MiB by default from null-co, a raw file or qcow2, buf-size when given, rounded up to the granularity",
+		cat(s(rawNode("src"), rawNode("tgt"), mirror("d", "src", "tgt", "speed", 1), st("d", "running")), cancelled("d"),
+			s(qcowNode("qsrc"), qcowNode("qtgt"), mirror("q", "qsrc", "qtgt", "speed", 1), st("q", "running")), cancelled("q"),
+			s(null("n0", 64*MiB), null("n1", 64*MiB), mirror("n", "n0", "n1", "speed", 1), st("n", "running")), cancelled("n"),
+			s(mirror("b", "n0", "n1", "speed", 1, "buf-size", 4*MiB), st("b", "running")), cancelled("b"),
+			s(mirror("g", "n0", "n1", "speed", 1, "buf-size", 3*MiB-4096, "granularity", MiB), st("g", "running")), cancelled("g")),
+		imgs("src", sparse, "tgt", blank, "qsrc", qsparse, "qtgt", qblank))
+	qnode := func(name, backing string) M {
+		args := M{"driver": "qcow2", "node-name": name, "file": M{"driver": "file", "filename": "${IMG:" + name + "}"}}
+		if backing != "" {
+			args["backing"] = backing
+		}
+		return ex("blockdev-add", args)
+	}
+	chain := []any{
+		"base", M{"size": 64 * MiB, "format": "qcow2", "fill": [][3]int64{{0, 3 * MiB, 0xAA}}},
+		"mid", M{"size": 64 * MiB, "format": "qcow2", "backing": "base", "fill": [][3]int64{{1 * MiB, 64 * 1024, 0x55}, {8 * MiB, 2 * MiB, 0x66}}},
+		"top", M{"size": 64 * MiB, "format": "qcow2", "backing": "mid", "fill": [][3]int64{{5 * MiB, 128 * 1024, 0x11}}},
+	}
+	add("first_move_stream_commit", "block-stream and block-commit at speed 1 move one extent of allocation status, at most 512 KiB, before they sleep: stream from the bottom copies what lies above base, commit what mid holds above base",
+		cat(s(qnode("base", ""), qnode("mid", "base"), qnode("top", "mid"),
+			ex("block-stream", M{"job-id": "s", "device": "top", "speed": 1}), st("s", "running")), cancelled("s"),
+			s(ex("block-stream", M{"job-id": "t", "device": "top", "base-node": "base", "speed": 1}), st("t", "running")), cancelled("t"),
+			s(ex("block-commit", M{"job-id": "c", "device": "top", "top-node": "mid", "base-node": "base", "speed": 1}), st("c", "running")), cancelled("c")),
+		imgs(chain...))
+	add("mirror_null_target_bitmap", "a mirror from null-co discards what it cannot read as data or zeroes, which the target ignores: the target's dirty bitmap stays clean; from null-co with read-zeroes it writes zeroes, which dirty it (the minimized TestDifferential disagreement)",
+		cat(s(null("n0", GiB), null("n1", GiB), bm("n1", "b0"), mirror("m", "n0", "n1", "speed", 1), st("m", "running")),
+			cancelled("m"), s(M{"bitmaps": "n1"}),
+			s(ex("blockdev-add", M{"driver": "null-co", "node-name": "z0", "size": GiB, "read-zeroes": true}),
+				null("z1", GiB), bm("z1", "b0"), mirror("z", "z0", "z1", "speed", 1), st("z", "running")),
+			cancelled("z"), s(M{"bitmaps": "z1"})))
 }
