@@ -6,6 +6,7 @@ require (
 	github.com/digitalocean/go-qemu v0.0.0-20250212194115-ee9b0668d242
 	github.com/google/go-cmp v0.7.0
 	github.com/qmuntal/stateless v1.7.2
+	go.etcd.io/bbolt v1.4.3
 	pgregory.net/rapid v1.3.0
 )
 

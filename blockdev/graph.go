@@ -352,9 +352,18 @@ func (g *Graph) ReplaceNode(from, to *Node) {
 			e.Parent.setBackingBlocker()
 		}
 	}
-	from.frontOf = to
-	if to.frontOf == from {
-		to.frontOf = nil
+	// Guest I/O moves only if it still addresses from: a second filter
+	// inserted above a node whose guest already went to a first filter
+	// goes below that filter (QEMU chains both).
+	if from.frontOf == nil {
+		from.frontOf = to
+	}
+	// removing a filter can close a loop back to to: its guest is at to
+	for n, i := to.frontOf, 0; n != nil && i < 64; n, i = n.frontOf, i+1 {
+		if n == to {
+			to.frontOf = nil
+			break
+		}
 	}
 }
 

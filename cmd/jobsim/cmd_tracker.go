@@ -1,0 +1,239 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jobfsm/jobfsm/tracker"
+)
+
+func init() {
+	register(&command{
+		name:    "tracker",
+		summary: "start backups and decide their outcome from a durable journal (backup, backup-group, status, watch)",
+		run:     runTracker,
+	})
+}
+
+const trackerUsage = `tracker --qmp SOCKET --journal FILE COMMAND ...
+
+commands:
+  backup --job-id ID --device NODE --target NODE --sync full|top|none|incremental|bitmap
+         [--bitmap NAME] [--bitmap-mode on-success|always|never] [--speed BYTES_PER_S]
+      journal the intent, start the job, return once QEMU accepted it
+  backup-group --backup SPEC [--backup SPEC ...]
+      start several backups as one transaction with completion-mode grouped;
+      SPEC is job-id=ID,device=NODE,target=NODE,sync=MODE[,bitmap=NAME][,bitmap-mode=MODE][,speed=N]
+  status [--json] [--job ID]
+      reconcile with QEMU (finalize, journal verdicts, dismiss), print the verdicts
+  watch
+      stay connected, show progress, reconnect with backoff, exit when every job is settled`
+
+func runTracker(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("tracker", trackerUsage, stderr)
+	sock := fs.String("qmp", "", "QMP Unix socket of qemu-storage-daemon or `jobsim qmp --socket`")
+	journal := fs.String("journal", "", "the tracker's journal file (created if missing)")
+	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the QMP greeting")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *sock == "" || *journal == "" {
+		return usageErr("--qmp and --journal are required")
+	}
+	if fs.NArg() == 0 {
+		return usageErr("missing command (backup, backup-group, status, watch)")
+	}
+	sub, rest := fs.Arg(0), fs.Args()[1:]
+	var do func(t *tracker.Tracker) error
+	dial := func() (*tracker.Client, error) { return tracker.Dial(*sock, *timeout) }
+	switch sub {
+	case "backup":
+		spec, err := parseBackupFlags(rest, stderr)
+		if err != nil {
+			return err
+		}
+		do = func(t *tracker.Tracker) error { return t.Backup(spec) }
+	case "backup-group":
+		gfs := newFlagSet("tracker backup-group", "tracker ... backup-group --backup SPEC [--backup SPEC ...]", stderr)
+		var specs specList
+		gfs.Var(&specs, "backup", "one member: job-id=ID,device=NODE,target=NODE,sync=MODE[,bitmap=NAME][,bitmap-mode=MODE][,speed=N] (repeat)")
+		if err := parseFlags(gfs, rest); err != nil {
+			return err
+		}
+		if gfs.NArg() != 0 || len(specs) == 0 {
+			return usageErr("backup-group takes one or more --backup SPEC and nothing else")
+		}
+		do = func(t *tracker.Tracker) error { return t.BackupGroup(specs) }
+	case "status":
+		sfs := newFlagSet("tracker status", "tracker ... status [--json] [--job ID]", stderr)
+		asJSON := sfs.Bool("json", false, "print one JSON object on one line")
+		only := sfs.String("job", "", "print only this tracked job")
+		if err := parseFlags(sfs, rest); err != nil {
+			return err
+		}
+		if sfs.NArg() != 0 {
+			return usageErr("unexpected argument %q", sfs.Arg(0))
+		}
+		do = func(t *tracker.Tracker) error {
+			if *only != "" {
+				if _, ok := t.Journal().Job(*only); !ok {
+					return failure("job '%s' is not tracked by this journal", *only)
+				}
+			}
+			st, err := t.Reconcile()
+			if err != nil {
+				return err
+			}
+			if *only != "" {
+				st = st.Only(*only)
+			}
+			return printStatus(stdout, st, *asJSON)
+		}
+	case "watch":
+		if len(rest) != 0 {
+			return usageErr("watch takes no arguments")
+		}
+		j, err := tracker.OpenJournal(*journal)
+		if err != nil {
+			return failure("%v", err)
+		}
+		defer j.Close()
+		t := tracker.New(j, nil, tracker.Options{})
+		_, err = t.Watch(tracker.WatchOptions{Dial: dial, Out: stdout})
+		if err != nil {
+			return failure("%v", err)
+		}
+		return nil
+	default:
+		return usageErr("unknown tracker command %q (backup, backup-group, status, watch)", sub)
+	}
+	// validate the journal before touching QEMU: a bad journal changes
+	// nothing anywhere
+	j, err := tracker.OpenJournal(*journal)
+	if err != nil {
+		return failure("%v", err)
+	}
+	defer j.Close()
+	c, err := dial()
+	if err != nil {
+		return failure("%v", err)
+	}
+	defer c.Close()
+	t := tracker.New(j, c, tracker.Options{})
+	if sub != "status" {
+		// every connect reconciles first
+		if _, err := t.Reconcile(); err != nil {
+			return failure("%v", err)
+		}
+	}
+	if err := do(t); err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return err
+		}
+		var ue *tracker.UsageError
+		if errors.As(err, &ue) {
+			return usageErr("%v", err)
+		}
+		return failure("%v", err)
+	}
+	return nil
+}
+
+func parseBackupFlags(args []string, stderr io.Writer) (tracker.BackupSpec, error) {
+	bfs := newFlagSet("tracker backup", "tracker ... backup --job-id ID --device NODE --target NODE --sync MODE [--bitmap NAME] [--bitmap-mode MODE] [--speed N]", stderr)
+	var s tracker.BackupSpec
+	bfs.StringVar(&s.JobID, "job-id", "", "the job's id")
+	bfs.StringVar(&s.Device, "device", "", "source node")
+	bfs.StringVar(&s.Target, "target", "", "target node")
+	bfs.StringVar(&s.Sync, "sync", "", "full, top, none, incremental or bitmap")
+	bfs.StringVar(&s.Bitmap, "bitmap", "", "dirty bitmap on the source node")
+	bfs.StringVar(&s.BitmapMode, "bitmap-mode", "", "on-success, always or never")
+	bfs.Int64Var(&s.Speed, "speed", 0, "rate limit in bytes per second (0: none)")
+	if err := parseFlags(bfs, args); err != nil {
+		return s, err
+	}
+	if bfs.NArg() != 0 {
+		return s, usageErr("unexpected argument %q", bfs.Arg(0))
+	}
+	return s, nil
+}
+
+// specList is backup-group's repeated --backup flag.
+type specList []tracker.BackupSpec
+
+func (l *specList) String() string { return fmt.Sprint(len(*l)) }
+
+func (l *specList) Set(v string) error {
+	var s tracker.BackupSpec
+	for _, kv := range strings.Split(v, ",") {
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fmt.Errorf("%q is not key=value", kv)
+		}
+		switch k {
+		case "job-id":
+			s.JobID = val
+		case "device":
+			s.Device = val
+		case "target":
+			s.Target = val
+		case "sync":
+			s.Sync = val
+		case "bitmap":
+			s.Bitmap = val
+		case "bitmap-mode":
+			s.BitmapMode = val
+		case "speed":
+			n, err := strconv.ParseInt(val, 10, 64)
+			if err != nil {
+				return fmt.Errorf("speed %q is not an integer", val)
+			}
+			s.Speed = n
+		default:
+			return fmt.Errorf("unknown key %q (job-id, device, target, sync, bitmap, bitmap-mode, speed)", k)
+		}
+	}
+	*l = append(*l, s)
+	return nil
+}
+
+var _ flag.Value = (*specList)(nil)
+
+func printStatus(w io.Writer, st tracker.Status, asJSON bool) error {
+	if asJSON {
+		b, err := json.Marshal(st)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	for _, id := range st.SortedJobIDs() {
+		j := st.Jobs[id]
+		line := fmt.Sprintf("job %s: %s", id, j.Verdict)
+		if j.Error != "" {
+			line += ": " + j.Error
+		}
+		line += fmt.Sprintf(" (device %s, target %s, sync %s", j.Device, j.Target, j.Sync)
+		if j.Bitmap != "" {
+			line += ", bitmap " + j.Bitmap
+		}
+		fmt.Fprintln(w, line+")")
+	}
+	for _, k := range st.SortedBitmapKeys() {
+		b := st.Bitmaps[k]
+		fmt.Fprintf(w, "bitmap %s: %s: %s", k, b.Verdict, b.Reason)
+		if len(b.Chain) > 0 {
+			fmt.Fprintf(w, " (chain: %s)", strings.Join(b.Chain, " <- "))
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
+}
