@@ -1,6 +1,7 @@
-# TLA+ checks (tla/README.md): TLC on every tla/MC_*.cfg, compared with
-# `jobsim explore`, and trace validation of simulator runs. Both fail with one
-# line saying where to put tla2tools.jar when it is missing.
+# TLA+ checks (tla/README.md): TLC on every tla/MC_*.cfg against its `\* Expect:`
+# line, compared with `jobsim explore` (except the Tracker configs), and trace
+# validation of simulator runs. Both fail with one line saying where to put
+# tla2tools.jar when it is missing.
 .PHONY: tlc trace-check
 
 tlc:

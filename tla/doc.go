@@ -4,8 +4,11 @@
 // directive below), so the TLA+ mirror of the transition and verb tables
 // cannot drift from the Go code: `make check-generated` fails when it is
 // stale. JobLifecycle.tla is the hand-written lifecycle spec that uses it for
-// every legality check; MC_*.cfg are the TLC model configs whose CONSTANTS the
-// Go explorer (model/explore, `jobsim explore`) reads, and
+// every legality check; Tracker.tla composes a cut-down lifecycle with the
+// management tracker's protocol (issue 13, invariants T1-T5). MC_*.cfg are
+// the TLC model configs, each stating its expected outcome in one `\* Expect:`
+// line; the Go explorer (model/explore, `jobsim explore`) reads the CONSTANTS
+// of the JobLifecycle ones (the Tracker ones say `\* Explorer: none`), and
 // TraceJobLifecycle.tla validates simulator traces (see README.md).
 package tla
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -108,6 +109,12 @@ func TestCheckExploreFailureShowsCounterexample(t *testing.T) {
 		if err != nil {
 			t.Fatalf("tla configs are part of the repository: %v", err)
 		}
+		if dst != from { // in a must-pass slot: it must pass
+			b = regexp.MustCompile(`(?m)^\\\* Expect: .*$`).ReplaceAll(b, []byte(`\* Expect: ok`))
+			if !bytes.Contains(b, []byte("\\* Expect: ok\n")) {
+				t.Fatalf("%s has no Expect line to rewrite", from)
+			}
+		}
 		if err := os.WriteFile(filepath.Join(dir, dst), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -163,5 +170,65 @@ func TestRunFromSteps(t *testing.T) {
 	}
 	if diff := cmp.Diff(want2, r.Commands); diff != "" {
 		t.Fatalf("commands (-want +got):\n%s", diff)
+	}
+}
+
+// The Expect line decides what each config must report: a config that
+// says deadlock but has none is a failure ("NOTHING FOUND"), and a config
+// without an Expect line is not run at all.
+func TestCheckReadsExpectLines(t *testing.T) {
+	copyCfgs := func(t *testing.T, edit func(name string, b []byte) []byte) string {
+		dir := t.TempDir()
+		for _, c := range exploreConfigs {
+			b, err := os.ReadFile(filepath.Join("..", "..", "tla", c.file))
+			if err != nil {
+				t.Fatalf("tla configs are part of the repository: %v", err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, c.file), edit(c.file, b), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	small := func(name string, b []byte) []byte { // keep the run short: MC_small's slot gets MC_hang_fixed
+		if name == "MC_small.cfg" {
+			fixed, err := os.ReadFile(filepath.Join("..", "..", "tla", "MC_hang_fixed.cfg"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fixed
+		}
+		return b
+	}
+	expect := regexp.MustCompile(`(?m)^\\\* Expect: .*\n`)
+
+	dir := copyCfgs(t, func(name string, b []byte) []byte {
+		if name == "MC_hang.cfg" { // the corrected rule under the hang's Expect line
+			fixed, err := os.ReadFile(filepath.Join("..", "..", "tla", "MC_hang_fixed.cfg"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return expect.ReplaceAll(fixed, []byte("\\* Expect: deadlock\n"))
+		}
+		return small(name, b)
+	})
+	code, out, errOut := jobsim(t, "check", "--no-campaign", "--tla", dir)
+	if code != exitFailure {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitFailure, out, errOut)
+	}
+	if !regexp.MustCompile(`MC_hang\.cfg +8052 distinct states, depth 19: NOTHING FOUND`).MatchString(out) ||
+		!strings.Contains(errOut, "MC_hang.cfg: expected deadlock (QEMU 7.2's rollback rule: the known hang must be found), but the explorer found no violation") {
+		t.Errorf("a deadlock expected and not found:\n%s\n%s", out, errOut)
+	}
+
+	dir = copyCfgs(t, func(name string, b []byte) []byte {
+		if name == "MC_broken.cfg" {
+			return expect.ReplaceAll(b, nil)
+		}
+		return small(name, b)
+	})
+	code, out, errOut = jobsim(t, "check", "--no-campaign", "--tla", dir)
+	if code != exitFailure || !strings.Contains(out, "NOT RUN: exhaustive exploration: "+filepath.Join(dir, "MC_broken.cfg")+": no `\\* Expect:` line") {
+		t.Errorf("a config without an Expect line: exit %d\n%s\n%s", code, out, errOut)
 	}
 }

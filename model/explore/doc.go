@@ -10,7 +10,9 @@
 // tla/README.md. Every invariant and step property of the spec is checked in
 // every state and on every transition (Invariants, StepProperties), together
 // with the spec's Hop assertion and, unless the config says CHECK_DEADLOCK
-// FALSE, deadlock; a violation comes with a shortest trace.
+// FALSE, deadlock; a violation comes with a shortest trace. What a config
+// must report is its `\* Expect:` line (ReadExpectation), the one statement of
+// that fact for TLC (tla/check.sh), jobsim check and this package's tests.
 //
 // The search is level-synchronous and parallel: each level's frontier is
 // split among the workers, and the visited set is sharded with a lock per

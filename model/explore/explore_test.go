@@ -57,8 +57,12 @@ func TestCountsMatchREADME(t *testing.T) {
 	checked := 0
 	for _, path := range cfgs {
 		name := strings.TrimSuffix(filepath.Base(path), ".cfg")
-		if name == "MC_hang" || name == "MC_broken" {
-			continue // expected violations: TestExpectedViolations
+		exp, err := ReadExpectation(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if exp.NoExplorer || !exp.OK() {
+			continue // not a JobLifecycle config, or an expected violation (TestExpectedViolations)
 		}
 		t.Run(name, func(t *testing.T) {
 			w, ok := want[name]
@@ -88,19 +92,28 @@ func TestCountsMatchREADME(t *testing.T) {
 	}
 }
 
-// TestExpectedViolations: the QEMU 7.2 rollback rule deadlocks (reference
-// 12) and the corrected rule does not; the broken variant (finalize in
-// waiting) breaks transaction atomicity. The traces are the shortest ones.
+// TestExpectedViolations: every config whose Expect line names a violation
+// makes the explorer report exactly that one: the QEMU 7.2 rollback rule
+// deadlocks (reference 12), the broken variant (finalize in waiting) breaks
+// transaction atomicity. The traces are the shortest ones.
 func TestExpectedViolations(t *testing.T) {
-	for _, tc := range []struct {
-		cfg, kind, name string
-		steps           int
-	}{
-		{"MC_hang", "deadlock", "Deadlock", 3},
-		{"MC_broken", "invariant", "TxnAtomic", 0},
-	} {
-		t.Run(tc.cfg, func(t *testing.T) {
-			c, err := LoadConfig(filepath.Join(tlaDir, tc.cfg+".cfg"))
+	cfgs, err := filepath.Glob(filepath.Join(tlaDir, "MC_*.cfg"))
+	if err != nil || len(cfgs) == 0 {
+		t.Fatalf("no MC_*.cfg in %s: %v", tlaDir, err)
+	}
+	seen := map[string]string{}
+	for _, path := range cfgs {
+		name := strings.TrimSuffix(filepath.Base(path), ".cfg")
+		exp, err := ReadExpectation(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if exp.NoExplorer || exp.OK() {
+			continue
+		}
+		seen[name] = exp.String()
+		t.Run(name, func(t *testing.T) {
+			c, err := LoadConfig(path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,18 +122,15 @@ func TestExpectedViolations(t *testing.T) {
 				t.Fatal(err)
 			}
 			v := res.Violation
-			if v == nil || v.Kind != tc.kind || v.Name != tc.name {
-				t.Fatalf("want %s %s, got %+v", tc.kind, tc.name, v)
-			}
-			if tc.steps > 0 && len(v.Trace) != tc.steps {
-				t.Errorf("trace has %d states, want %d", len(v.Trace), tc.steps)
+			if !exp.MetBy(v) {
+				t.Fatalf("Expect: %s, got %+v", exp, v)
 			}
 			last := v.Trace[len(v.Trace)-1]
-			switch tc.cfg {
+			switch name {
 			case "MC_hang":
 				// Create(both), then a cancel of an unstarted member: the
 				// other unstarted member heads the aborting transaction.
-				if !strings.HasPrefix(last.Action, "Cancel") || !strings.Contains(last.State, "job 2: created") {
+				if len(v.Trace) != 3 || !strings.HasPrefix(last.Action, "Cancel") || !strings.Contains(last.State, "job 2: created") {
 					t.Errorf("unexpected deadlock trace: %+v", v.Trace)
 				}
 			case "MC_broken":
@@ -129,6 +139,15 @@ func TestExpectedViolations(t *testing.T) {
 				}
 			}
 		})
+	}
+	// Not vacuous: the checker is shown to find a deadlock and a violated
+	// invariant (which ones, the configs' Expect lines say).
+	kinds := map[string]bool{}
+	for _, e := range seen {
+		kinds[strings.Fields(e)[0]] = true
+	}
+	if !kinds["deadlock"] || !kinds["invariant"] {
+		t.Errorf("the explorer configs must include an expected deadlock and an expected invariant violation; got %v", seen)
 	}
 	// Without deadlock checking, the hang shows as a state from which the
 	// jobs can never all reach null.
@@ -327,6 +346,90 @@ func BenchmarkExplore(b *testing.B) {
 				}
 				b.ReportMetric(float64(states)/b.Elapsed().Seconds(), "states/s")
 			})
+		}
+	}
+}
+
+// TestExpectLines: every model config of tla/ states its expected outcome
+// exactly once (ReadExpectation fails otherwise), and `Explorer: none` marks
+// exactly the configs whose spec is not JobLifecycle (their CONSTANTS are
+// not the explorer's).
+func TestExpectLines(t *testing.T) {
+	cfgs, err := filepath.Glob(filepath.Join(tlaDir, "MC_*.cfg"))
+	if err != nil || len(cfgs) == 0 {
+		t.Fatalf("no MC_*.cfg in %s: %v", tlaDir, err)
+	}
+	twins := 0
+	for _, path := range cfgs {
+		exp, err := ReadExpectation(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, lerr := LoadConfig(path)
+		if exp.NoExplorer != (lerr != nil) {
+			t.Errorf("%s: Explorer: none is %v, but LoadConfig says %v", filepath.Base(path), exp.NoExplorer, lerr)
+		}
+		if !exp.NoExplorer {
+			twins++
+		}
+	}
+	if twins == len(cfgs) || twins == 0 {
+		t.Errorf("%d of %d configs have an explorer twin: want the JobLifecycle ones, not the Tracker ones", twins, len(cfgs))
+	}
+}
+
+func TestParseExpectation(t *testing.T) {
+	ok := []struct {
+		text string
+		want Expectation
+	}{
+		{"\\* Expect: ok\nCONSTANTS\n", Expectation{Kind: "ok"}},
+		{"\\* Expect:   deadlock  \n", Expectation{Kind: "deadlock"}},
+		{"\\* Expect: invariant TxnAtomic\n", Expectation{Kind: "invariant", Name: "TxnAtomic"}},
+		{"\\* Expect: property T5\n\\* Explorer: none (Tracker.tla)\n", Expectation{Kind: "property", Name: "T5", NoExplorer: true}},
+	}
+	for _, tc := range ok {
+		got, err := ParseExpectation("x.cfg", strings.NewReader(tc.text))
+		if err != nil || got != tc.want {
+			t.Errorf("%q: got %+v, %v; want %+v", tc.text, got, err, tc.want)
+		}
+	}
+	bad := []struct{ text, msg string }{
+		{"CONSTANTS\n    N = 1\n", "x.cfg: no `\\* Expect:` line"},
+		{"  \\* Expect: ok\n", "x.cfg: no `\\* Expect:` line"},
+		{"\\* Expect: ok\n\\* Expect: deadlock\n", "x.cfg:2: second Expect line (the first is line 1)"},
+		{"\\* Expect: invariant\n", "x.cfg:1: want `\\* Expect: ok|deadlock|invariant NAME|property NAME`"},
+		{"\\* Expect: violation TxnAtomic\n", "x.cfg:1: want"},
+		{"\\* Expect: ok TxnAtomic\n", "x.cfg:1: want"},
+		{"\\* Expect: ok\n\\* Explorer: yes\n", "x.cfg:2: want `\\* Explorer: none"},
+	}
+	for _, tc := range bad {
+		_, err := ParseExpectation("x.cfg", strings.NewReader(tc.text))
+		var ce *ConfigError
+		if !errors.As(err, &ce) || !strings.HasPrefix(err.Error(), tc.msg) {
+			t.Errorf("%q: got %v, want a *ConfigError starting %q", tc.text, err, tc.msg)
+		}
+	}
+	// MetBy: the explorer's violation kinds against the expectation.
+	inv := &Violation{Kind: "invariant", Name: "TxnAtomic"}
+	dl := &Violation{Kind: "deadlock", Name: "Deadlock"}
+	for _, tc := range []struct {
+		e    Expectation
+		v    *Violation
+		want bool
+	}{
+		{Expectation{Kind: "ok"}, nil, true},
+		{Expectation{Kind: "ok"}, inv, false},
+		{Expectation{Kind: "deadlock"}, dl, true},
+		{Expectation{Kind: "deadlock"}, nil, false},
+		{Expectation{Kind: "deadlock"}, inv, false},
+		{Expectation{Kind: "invariant", Name: "TxnAtomic"}, inv, true},
+		{Expectation{Kind: "invariant", Name: "BitmapSafe"}, inv, false},
+		{Expectation{Kind: "property", Name: "TxnAtomic"}, inv, false},
+		{Expectation{Kind: "invariant", Name: "TxnAtomic"}, nil, false},
+	} {
+		if got := tc.e.MetBy(tc.v); got != tc.want {
+			t.Errorf("%s met by %+v: %v, want %v", tc.e, tc.v, got, tc.want)
 		}
 	}
 }

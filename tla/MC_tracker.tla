@@ -1,0 +1,4 @@
+---- MODULE MC_tracker ----
+\* MC_tracker: the tracker's protocol (bounds and expected outcome in MC_tracker.cfg)
+EXTENDS Tracker
+====
