@@ -41,6 +41,7 @@ type Dispatcher struct {
 	epoch    time.Time
 	quit     bool
 	blk      *blockLayer
+	hooks    []CommandHook // OnCommand
 }
 
 // NewDispatcher returns a dispatcher over a fresh simulator at virtual time 0.

@@ -66,6 +66,7 @@ const (
 	reqMessage
 	reqError
 	reqClose
+	reqCall // run fn on the loop (Server.Do)
 )
 
 type request struct {
@@ -73,6 +74,7 @@ type request struct {
 	kind reqKind
 	msg  any
 	err  error
+	fn   func()
 }
 
 // conn is one connection: a reader goroutine feeding the loop and a writer
@@ -269,6 +271,8 @@ func (srv *Server) Run(ctx context.Context, stopOnLastClose bool) error {
 		lastIO = time.Now()
 		catchUp()
 		switch rq.kind {
+		case reqCall:
+			rq.fn()
 		case reqConnect:
 			rq.c.sess = d.Connect()
 			live++

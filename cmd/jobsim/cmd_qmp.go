@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/jobfsm/jobfsm/faults"
 	"github.com/jobfsm/jobfsm/qmp"
 )
 
@@ -26,13 +27,14 @@ func init() {
 }
 
 func runQMP(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("qmp", "qmp [--socket PATH] [--clock wall|virtual] [--seed N] [--test-commands]", stderr)
+	fs := newFlagSet("qmp", "qmp [--socket PATH] [--clock wall|virtual] [--seed N] [--test-commands] [--faults FILE]", stderr)
 	socket := fs.String("socket", "", "serve on this Unix socket (each connection its own monitor) instead of stdio")
 	clock := fs.String("clock", "wall", "wall: virtual time follows the wall clock; virtual: jump ahead whenever every job waits on time")
 	seed := fs.Uint64("seed", 0, "simulator tie-break seed")
 	grace := fs.Duration("grace", qmp.DefaultGrace, "with --clock virtual: how long to wait for a client's reaction before jumping ahead")
 	rate := fs.Float64("rate", qmp.DefaultRate, "with --clock virtual: at most this many virtual seconds per wall second")
 	testCmds := fs.Bool("test-commands", false, "enable jobsim's x-jobsim-* commands (scriptable test jobs)")
+	faultsFile := fs.String("faults", "", "inject the faults of this plan (JSON, see go doc ./faults); each one is logged on stderr")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -58,8 +60,16 @@ func runQMP(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	srv := qmp.NewServer(opts)
+	in, err := loadFaults(*faultsFile, *socket != "", srv, stderr)
+	if err != nil {
+		return err
+	}
 	if *socket == "" {
-		srv.Attach(qmpStdin, stdout, nil)
+		out, observe := io.Writer(stdout), func(r io.Reader) io.Reader { return r }
+		if in != nil {
+			out, observe = in.WrapWriter(stdout)
+		}
+		srv.Attach(observe(qmpStdin), out, nil)
 		err := srv.Run(ctx, true)
 		if err != nil && !errors.Is(err, context.Canceled) {
 			return err
@@ -74,7 +84,11 @@ func runQMP(args []string, stdout, stderr io.Writer) error {
 	// Clients (and tests) wait for this line instead of polling the path.
 	fmt.Fprintf(stderr, "jobsim qmp: listening on %s\n", *socket)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ServeUnix(l) }()
+	var ln net.Listener = l
+	if in != nil {
+		ln = in.WrapListener(l)
+	}
+	go func() { errc <- srv.ServeUnix(ln) }()
 	err = srv.Run(ctx, false)
 	_ = l.Close()
 	<-errc
@@ -82,4 +96,23 @@ func runQMP(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// loadFaults reads a --faults plan and arms it on srv (nil without one).
+func loadFaults(path string, socket bool, srv *qmp.Server, stderr io.Writer) (*faults.Injector, error) {
+	if path == "" {
+		return nil, nil
+	}
+	plan, err := faults.Load(path)
+	if err != nil {
+		return nil, inputErr("%v", err)
+	}
+	if f := plan.NeedsSocket(); f != "" && !socket {
+		return nil, usageErr("faults: %s: needs --socket (stdio is one connection that cannot be reopened)", f)
+	}
+	in := faults.New(plan)
+	in.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, "jobsim qmp: "+format+"\n", args...) }
+	in.Restart = func() { _ = srv.Restart() }
+	in.Arm(srv.Dispatcher()) // before Run starts the loop
+	return in, nil
 }
