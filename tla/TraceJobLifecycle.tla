@@ -70,29 +70,32 @@ Explains(lo, hi) ==
 -----------------------------------------------------------------------------
 (* Commands *)
 
-VerbErr(j, v) ==
-    "Job '" \o JobName(j) \o "' in state '" \o status[j] \o
+VerbErr(id, s, v) ==
+    "Job '" \o id \o "' in state '" \o s \o
     "' cannot accept command verb '" \o v \o "'"
 
-\* The error QEMU (and sim) give for verb v on job j, "" when accepted; the
-\* checks in QEMU's order.
-Refusal(v, j, force) ==
+\* The error QEMU (and sim) give for verb v on job j, whose QMP id is id,
+\* "" when accepted; the checks in QEMU's order.
+RefusalAs(v, j, force, id) ==
     CASE v = "pause" ->
-            IF ~Permits(status[j], v) THEN VerbErr(j, v)
+            IF ~Permits(status[j], v) THEN VerbErr(id, status[j], v)
             ELSE IF userPaused[j] THEN "Job is already paused" ELSE ""
       [] v = "resume" ->
             IF ~userPaused[j] THEN "Can't resume a job that was not paused"
-            ELSE IF ~Permits(status[j], v) THEN VerbErr(j, v) ELSE ""
+            ELSE IF ~Permits(status[j], v) THEN VerbErr(id, status[j], v) ELSE ""
       [] v = "cancel" ->
             IF ~force /\ userPaused[j]
-            THEN "The block job for device '" \o JobName(j) \o "' is currently paused"
-            ELSE IF ~Permits(status[j], v) THEN VerbErr(j, v) ELSE ""
+            THEN "The block job for device '" \o id \o "' is currently paused"
+            ELSE IF ~Permits(status[j], v) THEN VerbErr(id, status[j], v) ELSE ""
       [] v = "complete" ->
-            IF ~Permits(status[j], v) THEN VerbErr(j, v)
-            ELSE IF cancelled[j] THEN "The active block job '" \o JobName(j) \o "' cannot be completed"
+            IF ~Permits(status[j], v) THEN VerbErr(id, status[j], v)
+            ELSE IF cancelled[j] THEN "The active block job '" \o id \o "' cannot be completed"
             ELSE ""
       [] v \in {"finalize", "dismiss", "set-speed"} ->
-            IF ~Permits(status[j], v) THEN VerbErr(j, v) ELSE ""
+            IF ~Permits(status[j], v) THEN VerbErr(id, status[j], v) ELSE ""
+
+\* In a simulator trace the QMP id is the spec's job name.
+Refusal(v, j, force) == RefusalAs(v, j, force, JobName(j))
 
 VerbAction(v, j, force) ==
     CASE v = "pause" -> Pause(j)

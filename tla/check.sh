@@ -204,6 +204,69 @@ trace_check() {
 	return 2
 }
 
+# qemu_traces: trace-validate what real QEMU did. Every recorded transcript
+# (the corpus of QEMU 7.2.22, its QEMU 10.0.13 recordings, the reference
+# transcripts of ../shared/reference, and saved differential cases if any)
+# is converted by tla/qemutrace into TraceQemu traces; the traces that share
+# CONSTANTS are checked in one TLC run each, and every trace must be
+# explained (read from TLC's state dump). QEMU_MAX_DRAINS bounds the
+# unobserved concurrent drained sections per job (default 1).
+qemu_traces() {
+	local fail=0 ref=$root/../shared/reference/qemu-transcripts/scenarios diff=$root/conformance/testdata/differential
+	if [[ ! -d $ref ]]; then
+		echo "tla: the reference transcripts are missing at $ref (../shared/reference beside the repository): trace-check validates them" >&2
+		return 1
+	fi
+	local qt=$tmp/qemutrace out=$tmp/qemu-groups list p n rc
+	(cd "$root" && go build -o "$qt" ./tla/qemutrace/cmd/qemutrace)
+	mkdir -p "$tmp/qemu"
+	list=()
+	for p in "$root"/spec/conformance/*.transcript.json "$root"/spec/conformance/qemu-10.0/*.transcript.json \
+		"$ref"/*.transcript.json "$diff"/*.transcript.json; do
+		if [[ -f $p && $p != *.jobsim.transcript.json ]]; then list+=("$p"); fi
+	done
+	if ! compgen -G "$diff/*.transcript.json" >/dev/null; then
+		echo "qemu traces: no saved differential cases ($diff/*.transcript.json): none to check"
+	fi
+	# All versions in one conversion: traces that need the same CONSTANTS
+	# share a TLC run whichever QEMU recorded them (both use JobTable; the
+	# verdicts name each transcript, so its version).
+	"$qt" convert -out "$tmp/qemu" -prefix qemu -max-drains "${QEMU_MAX_DRAINS:-1}" \
+		-scenarios "$root/spec/conformance" -root "$root" "${list[@]}" >"$out"
+	# One TLC run per group, two at a time (CI has 2 cores); verdicts after.
+	local t0 t1 running=0
+	t0=$(now)
+	while read -r p n; do
+		sed "s|\"qemu.ndjson\"|\"$p\"|" "$here/TraceQemu.cfg" >"$p.cfg"
+		(
+			rc=0
+			cd "$here" && java -XX:+UseParallelGC -Xss16m -cp "$jar" tlc2.TLC -workers 1 -noTE -cleanup \
+				-metadir "$(mktemp -d "$tmp/meta.XXXX")" -dump "$p.states" -config "$p.cfg" TraceQemu.tla \
+				>"$p.out" 2>&1 || rc=$?
+			echo "$rc" >"$p.rc"
+		) &
+		running=$((running + 1))
+		if [[ $running -ge ${QEMU_TLC_JOBS:-2} ]]; then
+			wait -n || true
+			running=$((running - 1))
+		fi
+	done <"$out"
+	wait
+	while read -r p n; do
+		rc=$(cat "$p.rc")
+		if [[ $rc -ne 0 ]] || ! grep -q 'No error has been found' "$p.out"; then
+			cat "$p.out" >&2
+			echo "tla: TLC fails on $(basename "$p") ($n QEMU traces, exit $rc)" >&2
+			fail=1
+			continue
+		fi
+		"$qt" verdict "$p" "$p.states.dump" || fail=1
+	done <"$out"
+	t1=$(now)
+	awk -v a="$t0" -v b="$t1" -v g="$(wc -l <"$out")" 'BEGIN { printf "qemu traces: %d TLC runs in %.1f s\n", g, b - a }'
+	return $fail
+}
+
 traces() {
 	local fail=0 seed f rc lines
 	# Seeds chosen to cover a grouped transaction with failing members (13,
@@ -253,6 +316,7 @@ traces() {
 			;;
 		esac
 	done
+	qemu_traces || fail=1
 	return $fail
 }
 
