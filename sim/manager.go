@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/internal/qemuid"
 	"github.com/jobfsm/jobfsm/internal/qerr"
 )
 
@@ -97,27 +98,10 @@ type JobSpec struct {
 	Speed                         int64
 }
 
-// WellFormedID reports whether id is a valid job id (util/id.c
-// id_wellformed): an ASCII letter, then letters, digits, '-', '.', '_'.
-func WellFormedID(id string) bool {
-	if id == "" || !isAlpha(id[0]) {
-		return false
-	}
-	for i := 1; i < len(id); i++ {
-		c := id[i]
-		if !isAlpha(c) && !(c >= '0' && c <= '9') && c != '-' && c != '.' && c != '_' {
-			return false
-		}
-	}
-	return true
-}
-
-func isAlpha(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
-
 // CheckNewID returns job_create's error for id, or nil if a job may be
 // created with it.
 func (m *Manager) CheckNewID(id string) error {
-	if !WellFormedID(id) {
+	if !qemuid.WellFormed(id) {
 		return qerr.Generic("Invalid job ID '%s'", id)
 	}
 	if _, dup := m.byID[id]; dup {
