@@ -165,9 +165,9 @@ func (g *Graph) Write(name string, off int64, p []byte) (lat int64, err error) {
 	return lat, err
 }
 
-func (n *Node) checkRange(off int64, length int) error {
+func (n *Node) checkRange(off int64, length int, read bool) error {
 	if off < 0 || length < 0 || off > n.Size() || n.Size()-off < int64(length) {
-		return &IOError{Errno: errno.EIO}
+		return &IOError{Errno: errno.EIO, Read: read}
 	}
 	return nil
 }
@@ -177,8 +177,7 @@ func (n *Node) Read(off int64, p []byte) (int64, error) {
 	if n.deleted {
 		return 0, &IOError{Errno: errno.EIO, Read: true}
 	}
-	if err := n.checkRange(off, len(p)); err != nil {
-		err.(*IOError).Read = true
+	if err := n.checkRange(off, len(p), true); err != nil {
 		return 0, err
 	}
 	return n.pread(off, p)
@@ -189,7 +188,7 @@ func (n *Node) Write(off int64, p []byte) (int64, error) {
 	if n.deleted {
 		return 0, &IOError{Errno: errno.EIO}
 	}
-	if err := n.checkRange(off, len(p)); err != nil {
+	if err := n.checkRange(off, len(p), false); err != nil {
 		return 0, err
 	}
 	return n.pwrite(off, p)

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -375,15 +376,22 @@ func (m *Manager) Kick(j *Job) {
 	m.enter(j)
 }
 
+// asJobError returns the *JobError in err's chain, or err taken as EIO with
+// its text as the job's error message.
+func asJobError(err error) *JobError {
+	var je *JobError
+	if errors.As(err, &je) {
+		return je
+	}
+	return &JobError{Errno: EIO, Msg: err.Error()}
+}
+
 // runFinished records the run's result and queues job_exit on the main loop.
 // A run that a command entered and that finished without yielding has its
 // job_exit run before the command returns (command.go).
 func (m *Manager) runFinished(j *Job, err error) {
 	if err != nil {
-		je, ok := err.(*JobError)
-		if !ok {
-			je = &JobError{Errno: EIO, Msg: err.Error()}
-		}
+		je := asJobError(err)
 		j.ret = je.Errno
 		if je.Msg != "" {
 			j.err, j.hasErr = je.Msg, true
@@ -549,10 +557,7 @@ func (m *Manager) doFinalize(j *Job) {
 			continue
 		}
 		if err := p.Prepare(o); err != nil {
-			je, ok := err.(*JobError)
-			if !ok {
-				je = &JobError{Errno: EIO, Msg: err.Error()}
-			}
+			je := asJobError(err)
 			o.ret = je.Errno
 			if je.Msg != "" {
 				o.err, o.hasErr = je.Msg, true
