@@ -34,7 +34,7 @@ type handler func(s *Session, args *Object) (any, error)
 // in-process test) drives it, which is what keeps runs deterministic.
 type Dispatcher struct {
 	opts     Options
-	M        *sim.Manager
+	m        *sim.Manager
 	schema   *qapiSchema
 	handlers map[string]handler
 	sessions []*Session
@@ -48,7 +48,7 @@ type Dispatcher struct {
 func NewDispatcher(opts Options) *Dispatcher {
 	d := &Dispatcher{
 		opts:   opts,
-		M:      sim.New(sim.Options{Seed: opts.Seed, Tracer: opts.Tracer}),
+		m:      sim.New(sim.Options{Seed: opts.Seed, Tracer: opts.Tracer}),
 		schema: loadSchema(),
 		epoch:  opts.Epoch,
 	}
@@ -63,9 +63,36 @@ func NewDispatcher(opts Options) *Dispatcher {
 	if opts.TestCommands {
 		d.registerTest()
 	}
-	d.M.Subscribe(d.deliver)
+	d.m.Subscribe(d.deliver)
 	return d
 }
+
+// Step runs the simulator's next queued entry, advancing the virtual clock
+// to it, then everything that entry made due now; false when nothing is
+// queued (the simulator is idle and nothing more will happen by itself).
+func (d *Dispatcher) Step() bool {
+	if !d.m.Step() {
+		return false
+	}
+	d.m.Settle()
+	return true
+}
+
+// Advance runs everything due within ns nanoseconds of virtual time, then
+// sets the clock to now+ns.
+func (d *Dispatcher) Advance(ns int64) { d.m.Advance(ns) }
+
+// Settle runs everything due now without advancing the clock.
+func (d *Dispatcher) Settle() { d.m.Settle() }
+
+// Job returns the job with the given id, nil when there is none.
+func (d *Dispatcher) Job(id string) *sim.Job { return d.m.Job(id) }
+
+// Jobs returns every job, newest first (QEMU's list order).
+func (d *Dispatcher) Jobs() []*sim.Job { return d.m.Jobs() }
+
+// QueryJobs is query-jobs' answer, read directly.
+func (d *Dispatcher) QueryJobs() []sim.JobInfo { return d.m.QueryJobs() }
 
 // Quit reports whether a client sent quit.
 func (d *Dispatcher) Quit() bool { return d.quit }
@@ -180,7 +207,7 @@ func (s *Session) HandleError(err error) {
 func (s *Session) Handle(msg any) {
 	id, hasID, res, err := s.dispatch(msg)
 	s.reply(id, hasID, res, err)
-	s.d.M.Settle()
+	s.d.m.Settle()
 }
 
 func (s *Session) reply(id any, hasID bool, res any, err error) {

@@ -9,7 +9,7 @@ import (
 // DeviceNotActive "Block job '%s' not found"). The simulator applies
 // QEMU's checks in QEMU's order; this layer only picks the lookup.
 func (d *Dispatcher) registerJobs() {
-	m := d.M
+	m := d.m
 	byID := func(verb func(*sim.Job) error) handler {
 		return func(s *Session, a *Object) (any, error) {
 			j, err := m.FindJob(argStr(a, "id"))

@@ -240,7 +240,7 @@ func (srv *Server) ServeUnix(l net.Listener) error {
 // is flushed first.
 func (srv *Server) Run(ctx context.Context, stopOnLastClose bool) error {
 	d := srv.d
-	m := d.M
+	m := d.m
 	wall := srv.opts.Clock == ClockWall
 	epoch := srv.opts.Epoch
 	lastIO := time.Now()

@@ -192,7 +192,7 @@ func (s *Server) Do(fn func(d *qmp.Dispatcher)) error { return s.srv.Do(fn) }
 // Jobs is query-jobs as the simulator knows it now.
 func (s *Server) Jobs() []sim.JobInfo {
 	var out []sim.JobInfo
-	_ = s.srv.Do(func(d *qmp.Dispatcher) { out = d.M.QueryJobs() })
+	_ = s.srv.Do(func(d *qmp.Dispatcher) { out = d.QueryJobs() })
 	return out
 }
 

@@ -44,7 +44,7 @@ func TestRegressRestartWhileBitmapOwned(t *testing.T) {
 	w := newWorld(t, t.TempDir(), noBug)
 	defer func() { _ = w.tr.Journal().Close() }()
 	w.start("", w.spec("s1", "", "full", "on-success"))
-	w.d.M.Advance(1e9)
+	w.d.Advance(1e9)
 	w.status(t)
 	if st := w.tr.status(nil).Bitmaps["s1/bm"]; st.Verdict != BitmapOK {
 		t.Fatalf("after a full backup: s1/bm is %+v, want ok", st)
