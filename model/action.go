@@ -99,17 +99,6 @@ type Action struct {
 	Mon    int       // OpDisconnect, OpConnect
 }
 
-// commandName is the QMP command an OpVerb action issues.
-func commandName(v fsm.Verb, block bool) string {
-	if v == fsm.VerbSetSpeed {
-		return "block-job-set-speed"
-	}
-	if block {
-		return "block-job-" + v.String()
-	}
-	return "job-" + v.String()
-}
-
 func (p JobPlan) String() string {
 	var b strings.Builder
 	b.WriteString(p.Type)
@@ -242,13 +231,4 @@ type Sequence struct {
 	// Want, for a failing sequence (a campaign's failure report), is the
 	// violation id the sequence produces.
 	Want string `json:"want,omitempty"`
-}
-
-// Replay runs the sequence on a fresh runner, then the drain-down.
-func (s Sequence) Replay() (*Runner, error) {
-	r := NewRunner(s.SimSeed)
-	if s.Block {
-		r = NewBlockRunner(s.SimSeed)
-	}
-	return r, r.run(s.Actions)
 }

@@ -18,8 +18,8 @@ const (
 	textNotPaused    = "Can't resume a job that was not paused"
 )
 
-// strerror is glibc's text for the errnos the drivers use.
-func strerror(errno int) string {
+// Strerror is glibc's text for the errnos the drivers use.
+func Strerror(errno int) string {
 	switch errno {
 	case 1:
 		return "Operation not permitted"
