@@ -331,6 +331,29 @@ func verbErr(j *Job, v fsm.Verb) error {
 	return generic("Job '%s' in state '%s' cannot accept command verb '%s'", j.ID, j.Status, v)
 }
 
+// Verb applies a's verb (with its family and arguments: Block, Force,
+// Speed) to j, the model's one dispatch from a verb to its rule; lookup is
+// Lookup's. set-speed is a block-job command whatever a.Block says.
+func (m *Model) Verb(j *Job, a Action) error {
+	switch a.Verb {
+	case fsm.VerbPause:
+		return m.Pause(j)
+	case fsm.VerbResume:
+		return m.Resume(j)
+	case fsm.VerbCancel:
+		return m.Cancel(j, a.Block, a.Force)
+	case fsm.VerbComplete:
+		return m.Complete(j)
+	case fsm.VerbFinalize:
+		return m.Finalize(j)
+	case fsm.VerbDismiss:
+		return m.Dismiss(j)
+	case fsm.VerbSetSpeed:
+		return m.SetSpeed(j, a.Speed)
+	}
+	return fmt.Errorf("model: %s is not a job verb", a.Verb)
+}
+
 // Pause is job_user_pause_locked.
 func (m *Model) Pause(j *Job) error {
 	if err := verbErr(j, fsm.VerbPause); err != nil {

@@ -366,22 +366,18 @@ func ModelWalk(src Source, steps int) (int, error) {
 			if j == nil {
 				continue
 			}
-			switch fsm.Verb(src.Intn(7)) {
-			case fsm.VerbPause:
-				_ = m.Pause(j)
-			case fsm.VerbResume:
-				_ = m.Resume(j)
+			// Draw the arguments a verb takes, in the order the generator
+			// always drew them (block, then force), so that a seed's walk
+			// stays the same.
+			a := model.Action{Op: model.OpVerb, Verb: fsm.Verb(src.Intn(7))}
+			switch a.Verb {
 			case fsm.VerbCancel:
-				_ = m.Cancel(j, src.Intn(2) == 1, src.Intn(2) == 1)
-			case fsm.VerbComplete:
-				_ = m.Complete(j)
-			case fsm.VerbFinalize:
-				_ = m.Finalize(j)
-			case fsm.VerbDismiss:
-				_ = m.Dismiss(j)
+				a.Block = src.Intn(2) == 1
+				a.Force = src.Intn(2) == 1
 			case fsm.VerbSetSpeed:
-				_ = m.SetSpeed(j, int64(src.Intn(3))-1)
+				a.Speed = int64(src.Intn(3)) - 1
 			}
+			_ = m.Verb(j, a)
 		default:
 			if en := m.Enabled(); len(en) > 0 {
 				e := en[src.Intn(len(en))]

@@ -609,8 +609,8 @@ func (r *Runner) create(a model.Action, obs *model.Obs, rec *StepRecord, step in
 
 func (r *Runner) verb(a model.Action, obs *model.Obs, rec *StepRecord, step int) error {
 	id := r.jobID(a)
-	block := a.Block || a.Verb == fsm.VerbSetSpeed
-	cmd := commandName(a.Verb, block)
+	sc := sim.VerbCommand{Verb: a.Verb, Block: a.Block, ID: id, Force: a.Force, Speed: a.Speed}
+	block, cmd := sc.IsBlock(), sc.Name()
 	vt := &model.VerbTry{Cmd: cmd, Verb: a.Verb, Block: block, ID: id, Force: a.Force || !block, Speed: a.Speed}
 	for _, q := range r.prevJobs {
 		if q.ID == id {
@@ -634,53 +634,10 @@ func (r *Runner) verb(a model.Action, obs *model.Obs, rec *StepRecord, step int)
 	if lerr != nil {
 		merr = lerr
 	} else {
-		switch a.Verb {
-		case fsm.VerbPause:
-			merr = r.mod.Pause(mj)
-		case fsm.VerbResume:
-			merr = r.mod.Resume(mj)
-		case fsm.VerbCancel:
-			merr = r.mod.Cancel(mj, block, a.Force)
-		case fsm.VerbComplete:
-			merr = r.mod.Complete(mj)
-		case fsm.VerbFinalize:
-			merr = r.mod.Finalize(mj)
-		case fsm.VerbDismiss:
-			merr = r.mod.Dismiss(mj)
-		case fsm.VerbSetSpeed:
-			merr = r.mod.SetSpeed(mj, a.Speed)
-		}
+		merr = r.mod.Verb(mj, a)
 	}
 
-	var serr error
-	if a.Verb == fsm.VerbCancel && block {
-		serr = r.sim.BlockJobCancel(id, a.Force)
-	} else {
-		var j *sim.Job
-		if block {
-			j, serr = r.sim.FindBlockJob(id)
-		} else {
-			j, serr = r.sim.FindJob(id)
-		}
-		if serr == nil {
-			switch a.Verb {
-			case fsm.VerbPause:
-				serr = r.sim.Pause(j)
-			case fsm.VerbResume:
-				serr = r.sim.Resume(j)
-			case fsm.VerbCancel:
-				serr = r.sim.Cancel(j, true)
-			case fsm.VerbComplete:
-				serr = r.sim.Complete(j)
-			case fsm.VerbFinalize:
-				serr = r.sim.Finalize(j)
-			case fsm.VerbDismiss:
-				serr = r.sim.Dismiss(j)
-			case fsm.VerbSetSpeed:
-				serr = r.sim.SetSpeed(j, a.Speed)
-			}
-		}
-	}
+	serr := r.sim.Apply(sc)
 	vt.Err = serr
 	rec.Desc = args + " -> " + model.ErrText(serr)
 	if d := sameErr(merr, serr); d != "" {
@@ -844,14 +801,3 @@ func (r *Runner) Finish() error {
 
 // mod is k mod n in [0, n), for indices read from files.
 func mod(k, n int) int { return ((k % n) + n) % n }
-
-// commandName is the QMP command an OpVerb action issues.
-func commandName(v fsm.Verb, block bool) string {
-	if v == fsm.VerbSetSpeed {
-		return "block-job-set-speed"
-	}
-	if block {
-		return "block-job-" + v.String()
-	}
-	return "job-" + v.String()
-}

@@ -1,0 +1,94 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/jobfsm/jobfsm/fsm"
+)
+
+// VerbCommand is one QMP job-control command as data: a verb, the family
+// that names it (job-* or block-job-*) and its arguments. Manager.Apply is
+// the one place that turns it into the verb methods below, so QMP, the
+// scenario runner, the model harness and the trace generator cannot differ
+// in lookup, error text or argument handling.
+type VerbCommand struct {
+	Verb fsm.Verb
+	// Block selects block-job-* (blockdev.c: lookup among block jobs,
+	// DeviceNotActive "Block job '%s' not found") over job-* (job-qmp.c:
+	// any job, "Job not found"). set-speed exists only as
+	// block-job-set-speed, so it is always a block-job command.
+	Block bool
+	// ID is the job id: job-*'s id, block-job-*'s device (or id, for
+	// block-job-finalize and block-job-dismiss).
+	ID string
+	// Force is block-job-cancel's force; job-cancel always forces.
+	Force bool
+	// Speed is block-job-set-speed's speed.
+	Speed int64
+}
+
+// IsBlock reports whether the command is a block-job-* command.
+func (c VerbCommand) IsBlock() bool { return c.Block || c.Verb == fsm.VerbSetSpeed }
+
+// Name is the QMP command name, e.g. "job-pause", "block-job-set-speed".
+func (c VerbCommand) Name() string {
+	if c.IsBlock() {
+		return "block-job-" + c.Verb.String()
+	}
+	return "job-" + c.Verb.String()
+}
+
+// ParseVerbCommand returns the command named name ("job-pause",
+// "block-job-cancel", …) with no arguments set; false for any other name,
+// including job-set-speed, which QEMU 7.2 does not have.
+func ParseVerbCommand(name string) (VerbCommand, bool) {
+	block := strings.HasPrefix(name, "block-job-")
+	rest, ok := strings.CutPrefix(name, "block-job-")
+	if !ok {
+		if rest, ok = strings.CutPrefix(name, "job-"); !ok {
+			return VerbCommand{}, false
+		}
+	}
+	v, ok := fsm.ParseVerb(rest)
+	if !ok || v == fsm.VerbSetSpeed && !block {
+		return VerbCommand{}, false
+	}
+	return VerbCommand{Verb: v, Block: block}, true
+}
+
+// Apply runs the command as QEMU's QMP handler does: the family's lookup
+// and its error, then the verb with its checks in QEMU's order. It returns
+// a *qerr.Error or *fsm.VerbError and changes nothing when it refuses.
+func (m *Manager) Apply(c VerbCommand) error {
+	if c.Verb == fsm.VerbCancel && c.IsBlock() {
+		return m.BlockJobCancel(c.ID, c.Force)
+	}
+	find := m.FindJob
+	if c.IsBlock() {
+		find = m.FindBlockJob
+	}
+	j, err := find(c.ID)
+	if err != nil {
+		return err
+	}
+	switch c.Verb {
+	case fsm.VerbPause:
+		return m.Pause(j)
+	case fsm.VerbResume:
+		return m.Resume(j)
+	case fsm.VerbCancel:
+		return m.Cancel(j, true)
+	case fsm.VerbComplete:
+		return m.Complete(j)
+	case fsm.VerbFinalize:
+		return m.Finalize(j)
+	case fsm.VerbDismiss:
+		return m.Dismiss(j)
+	case fsm.VerbSetSpeed:
+		return m.SetSpeed(j, c.Speed)
+	}
+	// A verb outside fsm's enum is a caller's bug, not a client's input
+	// (ParseVerbCommand never yields one).
+	return fmt.Errorf("sim: %s is not a job verb", c.Verb)
+}
