@@ -102,19 +102,19 @@ type Action struct {
 func (p JobPlan) String() string {
 	var b strings.Builder
 	b.WriteString(p.Type)
+	if p.Real && p.Active {
+		b.WriteString(" active")
+	}
+	if p.ManualFinalize {
+		b.WriteString(" auto-finalize=false")
+	}
+	if p.ManualDismiss {
+		b.WriteString(" auto-dismiss=false")
+	}
+	if p.Speed != 0 {
+		fmt.Fprintf(&b, " speed=%d", p.Speed)
+	}
 	if p.Real {
-		if p.Active {
-			b.WriteString(" active")
-		}
-		if p.ManualFinalize {
-			b.WriteString(" auto-finalize=false")
-		}
-		if p.ManualDismiss {
-			b.WriteString(" auto-dismiss=false")
-		}
-		if p.Speed != 0 {
-			fmt.Fprintf(&b, " speed=%d", p.Speed)
-		}
 		if p.OnError != "" {
 			fmt.Fprintf(&b, " on-error=%s", p.OnError)
 		}
@@ -128,15 +128,6 @@ func (p JobPlan) String() string {
 			fmt.Fprintf(&b, " sync=%s bitmap=bm bitmap-mode=%s", sync, p.BitmapMode)
 		}
 		return b.String()
-	}
-	if p.ManualFinalize {
-		b.WriteString(" auto-finalize=false")
-	}
-	if p.ManualDismiss {
-		b.WriteString(" auto-dismiss=false")
-	}
-	if p.Speed != 0 {
-		fmt.Fprintf(&b, " speed=%d", p.Speed)
 	}
 	fmt.Fprintf(&b, " steps=%d", p.Steps)
 	if p.Ready {

@@ -244,12 +244,8 @@ func common(p model.JobPlan, id string) blockjob.Common {
 // as one grouped QMP transaction (prepare each, then commit each, then clean
 // each; a failed prepare rolls the prepared ones back).
 func (r *Runner) createReal(plans []model.JobPlan, obs *model.Obs, rec *StepRecord, step int) error {
-	var simTxn *sim.Txn
-	gid := 0
-	if len(plans) > 1 {
-		simTxn = r.sim.NewTxn()
-		r.group++
-		gid = r.group
+	simTxn, gid := r.newGroup(len(plans))
+	if simTxn != nil {
 		for i := range plans {
 			plans[i].Type = "backup" // QEMU groups only backup actions
 		}

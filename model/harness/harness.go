@@ -541,6 +541,16 @@ func (r *Runner) exec(a model.Action, obs *model.Obs, rec *StepRecord, step int)
 	return nil
 }
 
+// newGroup opens a grouped transaction for a creation of n > 1 jobs and
+// returns it with its group number; a single job gets neither (nil, 0).
+func (r *Runner) newGroup(n int) (*sim.Txn, int) {
+	if n <= 1 {
+		return nil, 0
+	}
+	r.group++
+	return r.sim.NewTxn(), r.group
+}
+
 func (r *Runner) create(a model.Action, obs *model.Obs, rec *StepRecord, step int) error {
 	plans := a.Jobs
 	if len(plans) == 0 {
@@ -549,13 +559,7 @@ func (r *Runner) create(a model.Action, obs *model.Obs, rec *StepRecord, step in
 	if r.g != nil && plans[0].Real {
 		return r.createReal(slices.Clone(plans), obs, rec, step)
 	}
-	var simTxn *sim.Txn
-	gid := 0
-	if len(plans) > 1 {
-		simTxn = r.sim.NewTxn()
-		r.group++
-		gid = r.group
-	}
+	simTxn, gid := r.newGroup(len(plans))
 	var descs []string
 	var started []string
 	for _, p := range plans {
