@@ -40,6 +40,17 @@ var (
 	genAdvance  = []int64{0, stepNS / 2, stepNS, 2 * stepNS, 5 * stepNS, 20 * stepNS}
 )
 
+// drawID picks the plan's id: mostly fresh, sometimes one already used,
+// rarely a malformed one.
+func drawID(src Source, p *model.JobPlan) {
+	switch k := src.Intn(20); {
+	case k == 19:
+		p.IDKind, p.IDRef = 2, src.Intn(len(malformedIDs))
+	case k >= 17:
+		p.IDKind, p.IDRef = 1, src.Intn(8)
+	}
+}
+
 func genPlan(src Source) model.JobPlan {
 	p := model.JobPlan{Type: genTypes[src.Intn(len(genTypes))]}
 	if (p.Type == "mirror" || p.Type == "commit") && src.Intn(3) != 0 {
@@ -65,12 +76,7 @@ func genPlan(src Source) model.JobPlan {
 	case 11:
 		p.Speed = -1
 	}
-	switch k := src.Intn(20); {
-	case k == 19:
-		p.IDKind, p.IDRef = 2, src.Intn(len(malformedIDs))
-	case k >= 17:
-		p.IDKind, p.IDRef = 1, src.Intn(8)
-	}
+	drawID(src, &p)
 	return p
 }
 
@@ -87,12 +93,7 @@ func genRealPlan(src Source) model.JobPlan {
 		p.BitmapMode = []string{"on-success", "always", "never"}[src.Intn(3)]
 		p.SyncBitmap = src.Intn(2) == 1
 	}
-	switch k := src.Intn(20); {
-	case k == 19:
-		p.IDKind, p.IDRef = 2, src.Intn(len(malformedIDs))
-	case k >= 17:
-		p.IDKind, p.IDRef = 1, src.Intn(8)
-	}
+	drawID(src, &p)
 	return p
 }
 

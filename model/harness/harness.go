@@ -457,6 +457,20 @@ func (r *Runner) Do(a model.Action) (err error) {
 	return nil
 }
 
+// existingJob names the action's job in rec ("op id") and returns it; ok
+// is false, and the step marked skipped, when sim or the model has no such
+// job.
+func (r *Runner) existingJob(op string, a model.Action, rec *StepRecord) (string, *sim.Job, bool) {
+	id := r.jobID(model.Action{Job: a.Job})
+	rec.Desc, rec.Jobs = op+" "+id, []string{id}
+	j := r.simJobs[id]
+	if j == nil || r.mod.Job(id) == nil {
+		rec.Desc += " (no such job: skipped)"
+		return id, nil, false
+	}
+	return id, j, true
+}
+
 func (r *Runner) exec(a model.Action, obs *model.Obs, rec *StepRecord, step int) error {
 	switch a.Op {
 	case model.OpNoop:
@@ -464,11 +478,8 @@ func (r *Runner) exec(a model.Action, obs *model.Obs, rec *StepRecord, step int)
 	case model.OpCreate:
 		return r.create(a, obs, rec, step)
 	case model.OpStart:
-		id := r.jobID(model.Action{Job: a.Job})
-		rec.Desc, rec.Jobs = "start "+id, []string{id}
-		j := r.simJobs[id]
-		if j == nil || r.mod.Job(id) == nil {
-			rec.Desc += " (no such job: skipped)"
+		id, j, ok := r.existingJob("start", a, rec)
+		if !ok {
 			return nil
 		}
 		merr := r.mod.Start(id)
@@ -484,11 +495,8 @@ func (r *Runner) exec(a model.Action, obs *model.Obs, rec *StepRecord, step int)
 		rec.Desc = fmt.Sprintf("advance %dns", a.Ns)
 		r.sim.Advance(a.Ns)
 	case model.OpDrainBegin:
-		id := r.jobID(model.Action{Job: a.Job})
-		rec.Desc, rec.Jobs = "drain-begin "+id, []string{id}
-		j := r.simJobs[id]
-		if j == nil || r.mod.Job(id) == nil {
-			rec.Desc += " (no such job: skipped)"
+		id, j, ok := r.existingJob("drain-begin", a, rec)
+		if !ok {
 			return nil
 		}
 		r.drains[id]++
