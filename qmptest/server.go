@@ -186,7 +186,7 @@ func (s *Server) MustExec(t testing.TB, command string, args any) json.RawMessag
 }
 
 // Do runs fn on the server's loop with the dispatcher: the ground truth
-// (d.M, the job manager; d.Graph(), the block graph) without racing it.
+// (d.Jobs and d.QueryJobs, the job manager; d.Graph(), the block graph) without racing it.
 func (s *Server) Do(fn func(d *qmp.Dispatcher)) error { return s.srv.Do(fn) }
 
 // Jobs is query-jobs as the simulator knows it now.
