@@ -12,31 +12,25 @@ import (
 // arguments.
 func (d *Dispatcher) registerJobs() {
 	m := d.m
-	for _, v := range fsm.Verbs() {
-		for _, block := range []bool{false, true} {
-			c := sim.VerbCommand{Verb: v, Block: block}
-			if _, dup := d.handlers[c.Name()]; dup {
-				continue // set-speed is block-job-set-speed either way
-			}
-			// block-job-finalize and block-job-dismiss name their job
-			// argument id, the other block-job-* commands device.
-			key := "id"
-			if c.IsBlock() && v != fsm.VerbFinalize && v != fsm.VerbDismiss {
-				key = "device"
-			}
-			d.handlers[c.Name()] = func(s *Session, a *Object) (any, error) {
-				c := c
-				c.ID = argStr(a, key)
-				c.Force = argBool(a, "force", false)
-				if v == fsm.VerbSetSpeed {
-					speed, _, err := argInt64(a, "speed")
-					if err != nil {
-						return nil, err
-					}
-					c.Speed = speed
+	for _, c := range sim.VerbCommands() {
+		// block-job-finalize and block-job-dismiss name their job argument
+		// id, the other block-job-* commands device.
+		key := "id"
+		if c.Block && c.Verb != fsm.VerbFinalize && c.Verb != fsm.VerbDismiss {
+			key = "device"
+		}
+		d.handlers[c.Name()] = func(s *Session, a *Object) (any, error) {
+			c := c
+			c.ID = argStr(a, key)
+			c.Force = argBool(a, "force", false)
+			if c.Verb == fsm.VerbSetSpeed {
+				speed, _, err := argInt64(a, "speed")
+				if err != nil {
+					return nil, err
 				}
-				return nil, m.Apply(c)
+				c.Speed = speed
 			}
+			return nil, m.Apply(c)
 		}
 	}
 	d.handlers["query-jobs"] = func(s *Session, a *Object) (any, error) {

@@ -2,14 +2,13 @@ package sim
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/jobfsm/jobfsm/fsm"
 )
 
 // VerbCommand is one QMP job-control command as data: a verb, the family
 // that names it (job-* or block-job-*) and its arguments. Manager.Apply is
-// the one place that turns it into the verb methods below, so QMP, the
+// the one place that turns it into the verb methods (verbs.go), so QMP, the
 // scenario runner, the model harness and the trace generator cannot differ
 // in lookup, error text or argument handling.
 type VerbCommand struct {
@@ -39,22 +38,29 @@ func (c VerbCommand) Name() string {
 	return "job-" + c.Verb.String()
 }
 
-// ParseVerbCommand returns the command named name ("job-pause",
-// "block-job-cancel", …) with no arguments set; false for any other name,
-// including job-set-speed, which QEMU 7.2 does not have.
-func ParseVerbCommand(name string) (VerbCommand, bool) {
-	block := strings.HasPrefix(name, "block-job-")
-	rest, ok := strings.CutPrefix(name, "block-job-")
-	if !ok {
-		if rest, ok = strings.CutPrefix(name, "job-"); !ok {
-			return VerbCommand{}, false
+// VerbCommands lists QEMU 7.2's job-control commands: job-* then
+// block-job-*, each family's verbs in QAPI order (there is no job-set-speed).
+func VerbCommands() []VerbCommand {
+	var cs []VerbCommand
+	for _, block := range []bool{false, true} {
+		for _, v := range fsm.Verbs() {
+			if block || v != fsm.VerbSetSpeed {
+				cs = append(cs, VerbCommand{Verb: v, Block: block})
+			}
 		}
 	}
-	v, ok := fsm.ParseVerb(rest)
-	if !ok || v == fsm.VerbSetSpeed && !block {
-		return VerbCommand{}, false
+	return cs
+}
+
+// ParseVerbCommand returns the command named name ("job-pause",
+// "block-job-cancel", …) with no arguments set; false for any other name.
+func ParseVerbCommand(name string) (VerbCommand, bool) {
+	for _, c := range VerbCommands() {
+		if c.Name() == name {
+			return c, true
+		}
 	}
-	return VerbCommand{Verb: v, Block: block}, true
+	return VerbCommand{}, false
 }
 
 // Apply runs the command as QEMU's QMP handler does: the family's lookup

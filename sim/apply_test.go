@@ -2,6 +2,7 @@ package sim_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/jobfsm/jobfsm/fsm"
@@ -9,12 +10,21 @@ import (
 	"github.com/jobfsm/jobfsm/sim"
 )
 
-// Every QMP job-control name parses to its command and back; names QEMU 7.2
-// does not have do not parse.
+// VerbCommands are exactly QEMU 7.2's job-control commands; every name
+// parses to its command and back; names QEMU 7.2 does not have do not parse.
 func TestParseVerbCommand(t *testing.T) {
 	names := []string{"job-cancel", "job-pause", "job-resume", "job-complete", "job-dismiss", "job-finalize",
 		"block-job-cancel", "block-job-pause", "block-job-resume", "block-job-set-speed", "block-job-complete",
 		"block-job-dismiss", "block-job-finalize"}
+	var got []string
+	for _, c := range sim.VerbCommands() {
+		got = append(got, c.Name())
+	}
+	slices.Sort(got)
+	want := slices.Sorted(slices.Values(names))
+	if !slices.Equal(got, want) {
+		t.Errorf("VerbCommands() names %v, want %v", got, want)
+	}
 	for _, n := range names {
 		c, ok := sim.ParseVerbCommand(n)
 		if !ok || c.Name() != n {
