@@ -143,22 +143,20 @@ func fromSim(e sim.Event) (model.Event, string) {
 func convert(e sim.Event) model.Event {
 	me := model.Event{Kind: model.EvUnknown, Job: e.Job, Status: e.Status, HasError: e.HasError, Error: e.Error,
 		Len: e.Len, Offset: e.Offset, Speed: e.Speed, Op: e.Operation, Action: string(e.Action)}
-	switch e.Name {
-	case sim.EventJobStatusChange:
-		me.Kind = model.EvStatus
-	case sim.EventBlockJobReady:
-		me.Kind = model.EvReady
-	case sim.EventBlockJobCompleted:
-		me.Kind = model.EvCompleted
-	case sim.EventBlockJobCancelled:
-		me.Kind = model.EvCancelled
-	case sim.EventBlockJobPending:
-		me.Kind = model.EvPending
-	case sim.EventBlockJobError:
-		me.Kind = model.EvError
+	if k, ok := kindOfEvent[e.Name]; ok {
+		me.Kind = k
 	}
 	return me
 }
+
+// kindOfEvent is modelKinds read backwards: the model's kind of a QMP event.
+var kindOfEvent = func() map[sim.EventName]model.Kind {
+	m := make(map[sim.EventName]model.Kind, len(modelKinds))
+	for k, name := range modelKinds {
+		m[name] = k
+	}
+	return m
+}()
 
 // probe wraps the test driver so that its callbacks join the event stream
 // in order: the model and I9 judge when graph changes happen.
