@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/internal/qemuid"
 )
 
 // Invariant is one numbered entry of the catalogue (spec/invariants.md).
@@ -669,7 +670,7 @@ func checkI14(o *Obs) error {
 			return fmt.Errorf("create %s refused as in use, but no job has that id", c.ID)
 		case existing[c.ID] && !isDup:
 			return fmt.Errorf("create %s with an id in use: %v", c.ID, ErrText(c.Err))
-		case !existing[c.ID] && WellFormedID(c.ID) && c.Spec.Speed >= 0 && c.Err != nil:
+		case !existing[c.ID] && qemuid.WellFormed(c.ID) && c.Spec.Speed >= 0 && c.Err != nil:
 			return fmt.Errorf("create %s with a free id failed: %v", c.ID, c.Err)
 		}
 		if c.Err == nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/internal/qemuid"
 )
 
 // QEMU's texts the model states on its own (reference §1.3, §2, §4.6), so a
@@ -208,30 +209,12 @@ func (m *Model) pushCall(j *Job, name string) {
 	m.push(j, Event{Kind: EvCall, Job: j.ID, Call: name})
 }
 
-// WellFormedID is util/id.c id_wellformed, stated again here.
-func WellFormedID(id string) bool {
-	if id == "" {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-		if i == 0 && !letter {
-			return false
-		}
-		if !letter && !(c >= '0' && c <= '9') && c != '-' && c != '.' && c != '_' {
-			return false
-		}
-	}
-	return true
-}
-
 // --- commands ---------------------------------------------------------------
 
 // Create is job_create + block_job_create: the expected error, or nil. On
 // success (and on an early failure) it requires the events that follow.
 func (m *Model) Create(s Spec) error {
-	if !WellFormedID(s.ID) {
+	if !qemuid.WellFormed(s.ID) {
 		return generic("Invalid job ID '%s'", s.ID)
 	}
 	if m.byID[s.ID] != nil {
