@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/internal/qerr"
 )
 
 // VerbCommand is one QMP job-control command as data: a verb, the family
@@ -67,9 +68,6 @@ func ParseVerbCommand(name string) (VerbCommand, bool) {
 // and its error, then the verb with its checks in QEMU's order. It returns
 // a *qerr.Error or *fsm.VerbError and changes nothing when it refuses.
 func (m *Manager) Apply(c VerbCommand) error {
-	if c.Verb == fsm.VerbCancel && c.IsBlock() {
-		return m.BlockJobCancel(c.ID, c.Force)
-	}
 	find := m.FindJob
 	if c.IsBlock() {
 		find = m.FindBlockJob
@@ -78,13 +76,21 @@ func (m *Manager) Apply(c VerbCommand) error {
 	if err != nil {
 		return err
 	}
+	// qmp_block_job_cancel refuses a soft cancel of a user-paused job
+	// before the verb check; job-cancel always forces.
+	force := c.Force || !c.IsBlock()
+	if c.Verb == fsm.VerbCancel && j.userPaused && !force {
+		err := qerr.Generic("The block job for device '%s' is currently paused", c.ID)
+		m.traceVerb(j, fsm.VerbCancel, err)
+		return err
+	}
 	switch c.Verb {
 	case fsm.VerbPause:
 		return m.Pause(j)
 	case fsm.VerbResume:
 		return m.Resume(j)
 	case fsm.VerbCancel:
-		return m.Cancel(j, true)
+		return m.Cancel(j, force)
 	case fsm.VerbComplete:
 		return m.Complete(j)
 	case fsm.VerbFinalize:
