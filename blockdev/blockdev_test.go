@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/internal/qerr"
-	"github.com/jobfsm/jobfsm/sim"
 )
 
 // seed is the property tests' seed: fixed under CI, JOBFSM_SEED=<n> to
@@ -430,13 +430,13 @@ func TestInjectErrors(t *testing.T) {
 	}
 	_, err = g.Write("bad", 0, make([]byte, 10))
 	var ioe *IOError
-	if !errors.As(err, &ioe) || ioe.Errno != sim.ENOSPC || ioe.Read {
+	if !errors.As(err, &ioe) || ioe.Errno != errno.ENOSPC || ioe.Read {
 		t.Fatalf("want ENOSPC write error, got %v", err)
 	}
 	if _, err := g.Write("bad", 0, make([]byte, 10)); err != nil {
 		t.Fatal("once rule fired twice")
 	}
-	id, _ := g.InjectError("t", InjectRule{Read: true, Start: 4096, End: 8192, Errno: sim.EIO})
+	id, _ := g.InjectError("t", InjectRule{Read: true, Start: 4096, End: 8192, Errno: errno.EIO})
 	if _, err := g.Read("t", 0, make([]byte, 4096)); err != nil {
 		t.Fatal("rule outside its range fired")
 	}

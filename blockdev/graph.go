@@ -3,8 +3,8 @@ package blockdev
 import (
 	"fmt"
 
+	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/internal/qerr"
-	"github.com/jobfsm/jobfsm/sim"
 )
 
 // Graph is the block graph: every node by node-name, plus the edges from
@@ -502,7 +502,7 @@ func (g *Graph) maybeGC(c *Node) {
 
 // IOError is an I/O failure with its errno, as the job drivers receive it.
 type IOError struct {
-	Errno sim.Errno
+	Errno errno.Errno
 	Read  bool
 }
 

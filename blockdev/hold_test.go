@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/jobfsm/jobfsm/sim"
+	"github.com/jobfsm/jobfsm/internal/errno"
 )
 
 func holdNode(t *testing.T, g *Graph, name string) *Node {
@@ -93,7 +93,7 @@ func TestGuestHold(t *testing.T) {
 func TestGuestHoldError(t *testing.T) {
 	g := NewGraph()
 	src := holdNode(t, g, "src")
-	if _, err := g.InjectError("src", InjectRule{Write: true, Errno: sim.ENOSPC}); err != nil {
+	if _, err := g.InjectError("src", InjectRule{Write: true, Errno: errno.ENOSPC}); err != nil {
 		t.Fatal(err)
 	}
 	g.HoldGuestWrites(src)
@@ -104,7 +104,7 @@ func TestGuestHoldError(t *testing.T) {
 	g.SubmitWrite("src", 0, []byte{2}, func(_ int64, err error) { got = err })
 	g.ReleaseGuestWrites(src)
 	var ioe *IOError
-	if !errors.As(got, &ioe) || ioe.Errno != sim.ENOSPC {
+	if !errors.As(got, &ioe) || ioe.Errno != errno.ENOSPC {
 		t.Fatalf("done got %v, want the injected ENOSPC", got)
 	}
 	if g.SubmitWrite("nosuch", 0, []byte{1}, func(_ int64, err error) { got = err }); got == nil {

@@ -1,8 +1,8 @@
 package blockdev
 
 import (
+	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/internal/qerr"
-	"github.com/jobfsm/jobfsm/sim"
 	"math"
 )
 
@@ -27,7 +27,7 @@ type InjectRule struct {
 	Read       bool
 	Write      bool
 	Start, End int64
-	Errno      sim.Errno
+	Errno      errno.Errno
 	Once       bool
 	Fired      int
 }
@@ -52,7 +52,7 @@ func (o InjectErrorOptions) rule() (*InjectRule, error) {
 		}
 		return nil, qerr.Generic("Parameter 'event' does not accept value '%s'", o.Event)
 	}
-	r := &InjectRule{Errno: sim.EIO, Once: o.Once, Start: -1}
+	r := &InjectRule{Errno: errno.EIO, Once: o.Once, Start: -1}
 	switch o.Iotype {
 	case "":
 		r.Read, r.Write = kind == "read", kind == "write"
@@ -65,7 +65,7 @@ func (o InjectErrorOptions) rule() (*InjectRule, error) {
 		return nil, qerr.Generic("Parameter 'iotype' does not accept value '%s'", o.Iotype)
 	}
 	if o.Errno != nil {
-		r.Errno = sim.Errno(*o.Errno)
+		r.Errno = errno.Errno(*o.Errno)
 	}
 	if o.Sector != nil && *o.Sector >= 0 {
 		r.Start, r.End = *o.Sector*512, *o.Sector*512+512
@@ -84,7 +84,7 @@ func (g *Graph) InjectError(name string, r InjectRule) (int, error) {
 		return 0, qerr.Generic("Injected error must apply to reads or writes")
 	}
 	if r.Errno <= 0 {
-		r.Errno = sim.EIO
+		r.Errno = errno.EIO
 	}
 	g.ruleSeq++
 	r.ID = g.ruleSeq
@@ -166,9 +166,9 @@ func (g *Graph) Write(name string, off int64, p []byte) (lat int64, err error) {
 	return lat, err
 }
 
-func (n *Node) checkRange(off int64, length int) error {
+func (n *Node) checkRange(off int64, length int, read bool) error {
 	if off < 0 || length < 0 || off > n.Size() || n.Size()-off < int64(length) {
-		return &IOError{Errno: sim.EIO}
+		return &IOError{Errno: errno.EIO, Read: read}
 	}
 	return nil
 }
@@ -176,10 +176,9 @@ func (n *Node) checkRange(off int64, length int) error {
 // Read reads directly from this node (no front resolution).
 func (n *Node) Read(off int64, p []byte) (int64, error) {
 	if n.deleted {
-		return 0, &IOError{Errno: sim.EIO, Read: true}
+		return 0, &IOError{Errno: errno.EIO, Read: true}
 	}
-	if err := n.checkRange(off, len(p)); err != nil {
-		err.(*IOError).Read = true
+	if err := n.checkRange(off, len(p), true); err != nil {
 		return 0, err
 	}
 	return n.pread(off, p)
@@ -188,9 +187,9 @@ func (n *Node) Read(off int64, p []byte) (int64, error) {
 // Write writes directly to this node.
 func (n *Node) Write(off int64, p []byte) (int64, error) {
 	if n.deleted {
-		return 0, &IOError{Errno: sim.EIO}
+		return 0, &IOError{Errno: errno.EIO}
 	}
-	if err := n.checkRange(off, len(p)); err != nil {
+	if err := n.checkRange(off, len(p), false); err != nil {
 		return 0, err
 	}
 	return n.pwrite(off, p)
@@ -203,7 +202,7 @@ func (n *Node) pread(off int64, p []byte) (int64, error) {
 	switch n.driver {
 	case DriverFile, DriverMemory:
 		if err := n.store.ReadAt(p, off); err != nil {
-			return 0, &IOError{Errno: sim.EIO, Read: true}
+			return 0, &IOError{Errno: errno.EIO, Read: true}
 		}
 		return 0, nil
 	case DriverNullCo:
@@ -214,14 +213,14 @@ func (n *Node) pread(off int64, p []byte) (int64, error) {
 	}
 	c := n.Filtered()
 	if c == nil {
-		return 0, &IOError{Errno: sim.EIO, Read: true}
+		return 0, &IOError{Errno: errno.EIO, Read: true}
 	}
 	return c.pread(off, p)
 }
 
 func (n *Node) pwrite(off int64, p []byte) (lat int64, err error) {
 	if n.readOnly {
-		return 0, &IOError{Errno: sim.EPERM}
+		return 0, &IOError{Errno: errno.EPERM}
 	}
 	if err := n.checkRules(off, int64(len(p)), true); err != nil {
 		return 0, err
@@ -229,7 +228,7 @@ func (n *Node) pwrite(off int64, p []byte) (lat int64, err error) {
 	switch n.driver {
 	case DriverFile, DriverMemory:
 		if err := n.store.WriteAt(p, off); err != nil {
-			return 0, &IOError{Errno: sim.EIO}
+			return 0, &IOError{Errno: errno.EIO}
 		}
 	case DriverNullCo:
 		lat = n.latency
@@ -238,7 +237,7 @@ func (n *Node) pwrite(off int64, p []byte) (lat int64, err error) {
 	default:
 		c := n.Filtered()
 		if c == nil {
-			return 0, &IOError{Errno: sim.EIO}
+			return 0, &IOError{Errno: errno.EIO}
 		}
 		if n.hook != nil {
 			if err := n.hook.BeforeWrite(off, int64(len(p))); err != nil {
@@ -262,7 +261,7 @@ func (n *Node) pwrite(off int64, p []byte) (lat int64, err error) {
 func (n *Node) imgRead(off int64, p []byte) (int64, error) {
 	if n.store != nil {
 		if err := n.store.ReadAt(p, off); err != nil {
-			return 0, &IOError{Errno: sim.EIO, Read: true}
+			return 0, &IOError{Errno: errno.EIO, Read: true}
 		}
 		return 0, nil
 	}
@@ -272,7 +271,7 @@ func (n *Node) imgRead(off int64, p []byte) (int64, error) {
 func (n *Node) imgWrite(off int64, p []byte) (int64, error) {
 	if n.store != nil {
 		if err := n.store.WriteAt(p, off); err != nil {
-			return 0, &IOError{Errno: sim.EIO}
+			return 0, &IOError{Errno: errno.EIO}
 		}
 		return 0, nil
 	}

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/jobfsm/jobfsm/internal/qemuid"
 	"github.com/jobfsm/jobfsm/internal/qerr"
-	"github.com/jobfsm/jobfsm/sim"
 )
 
 // Driver names. raw, file, null-co, blkdebug and qcow2 are blockdev-add
@@ -327,7 +327,7 @@ func (g *Graph) unadd(c *Node) {
 }
 
 func (g *Graph) checkNewName(name string) error {
-	if !sim.WellFormedID(name) {
+	if !qemuid.WellFormed(name) {
 		return qerr.Generic("Invalid node-name: '%s'", name)
 	}
 	if g.nodes[name] != nil {

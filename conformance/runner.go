@@ -191,10 +191,9 @@ func (c *inConn) Recv(deadline time.Time) (map[string]any, error) {
 		if n >= maxSteps || time.Now().After(deadline) {
 			return nil, protoErr("timed out waiting for the server")
 		}
-		if !c.d.M.Step() {
+		if !c.d.Step() {
 			return nil, protoErr("timed out waiting for the server (simulator idle: nothing more will happen)")
 		}
-		c.d.M.Settle()
 	}
 }
 

@@ -1,6 +1,6 @@
-# model/: the reference model, the invariant catalogue, the rapid property
+# model/ and model/harness: the reference model, the invariant catalogue, the rapid property
 # tests and the mutation proof. All of them run inside `go test -race ./...`:
-# ./model takes about 50 s on 2 cores (2000 random sequences of 50-60 actions
+# ./model/harness takes about 50 s on 2 cores (2000 random sequences of 50-60 actions
 # against sim, 100 block-mode sequences with real block jobs, the mutation
 # proof's build and eight bug runs), so nothing is added to CI_TARGETS.
 # spec/invariants.md is generated from model.Catalogue (go generate ./model).
@@ -15,7 +15,7 @@ soak:
 # bench-model: sequences/s of the model alone, of the full harness (sim +
 # model + invariants) and of block mode.
 bench-model:
-	$(GO) test -run '^$$' -bench RandomSequence -benchtime 3s ./model/
+	$(GO) test -run '^$$' -bench RandomSequence -benchtime 3s ./model/harness/
 
 # model-random: the property tests with a new seed each run (CI runs the
 # fixed seed 1); the seed is printed first, replay with -rapid.seed=N.

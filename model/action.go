@@ -99,33 +99,22 @@ type Action struct {
 	Mon    int       // OpDisconnect, OpConnect
 }
 
-// commandName is the QMP command an OpVerb action issues.
-func commandName(v fsm.Verb, block bool) string {
-	if v == fsm.VerbSetSpeed {
-		return "block-job-set-speed"
-	}
-	if block {
-		return "block-job-" + v.String()
-	}
-	return "job-" + v.String()
-}
-
 func (p JobPlan) String() string {
 	var b strings.Builder
 	b.WriteString(p.Type)
+	if p.Real && p.Active {
+		b.WriteString(" active")
+	}
+	if p.ManualFinalize {
+		b.WriteString(" auto-finalize=false")
+	}
+	if p.ManualDismiss {
+		b.WriteString(" auto-dismiss=false")
+	}
+	if p.Speed != 0 {
+		fmt.Fprintf(&b, " speed=%d", p.Speed)
+	}
 	if p.Real {
-		if p.Active {
-			b.WriteString(" active")
-		}
-		if p.ManualFinalize {
-			b.WriteString(" auto-finalize=false")
-		}
-		if p.ManualDismiss {
-			b.WriteString(" auto-dismiss=false")
-		}
-		if p.Speed != 0 {
-			fmt.Fprintf(&b, " speed=%d", p.Speed)
-		}
 		if p.OnError != "" {
 			fmt.Fprintf(&b, " on-error=%s", p.OnError)
 		}
@@ -139,15 +128,6 @@ func (p JobPlan) String() string {
 			fmt.Fprintf(&b, " sync=%s bitmap=bm bitmap-mode=%s", sync, p.BitmapMode)
 		}
 		return b.String()
-	}
-	if p.ManualFinalize {
-		b.WriteString(" auto-finalize=false")
-	}
-	if p.ManualDismiss {
-		b.WriteString(" auto-dismiss=false")
-	}
-	if p.Speed != 0 {
-		fmt.Fprintf(&b, " speed=%d", p.Speed)
 	}
 	fmt.Fprintf(&b, " steps=%d", p.Steps)
 	if p.Ready {
@@ -242,13 +222,4 @@ type Sequence struct {
 	// Want, for a failing sequence (a campaign's failure report), is the
 	// violation id the sequence produces.
 	Want string `json:"want,omitempty"`
-}
-
-// Replay runs the sequence on a fresh runner, then the drain-down.
-func (s Sequence) Replay() (*Runner, error) {
-	r := NewRunner(s.SimSeed)
-	if s.Block {
-		r = NewBlockRunner(s.SimSeed)
-	}
-	return r, r.run(s.Actions)
 }

@@ -20,7 +20,7 @@ const (
 	EvPending               // BLOCK_JOB_PENDING
 	EvError                 // BLOCK_JOB_ERROR
 	EvCall                  // a driver callback: prepare, commit, abort, clean, free, complete
-	numKinds
+	EvUnknown               // an event name the model does not know: it refuses every such event
 )
 
 var kindNames = [...]string{"JOB_STATUS_CHANGE", "BLOCK_JOB_READY", "BLOCK_JOB_COMPLETED",

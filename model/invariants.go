@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/internal/qemuid"
 )
 
 // Invariant is one numbered entry of the catalogue (spec/invariants.md).
@@ -132,7 +133,7 @@ type History struct {
 	pendingSeq, pendingSingle int
 }
 
-func newHistory() *History {
+func NewHistory() *History {
 	return &History{jobs: map[string]*shadow{}, txns: map[int]*TxnHist{}}
 }
 
@@ -230,8 +231,8 @@ func (o *Obs) prep() {
 	o.Hist.pendingSeq, o.Hist.pendingSingle = seq, single
 }
 
-// apply commits the step to the history.
-func (h *History) apply(o *Obs) {
+// Apply commits the step to the history.
+func (h *History) Apply(o *Obs) {
 	o.prep()
 	for _, e := range o.Events {
 		if e.Kind == EvStatus && e.Status == fsm.Concluded {
@@ -336,10 +337,10 @@ func checkI2(o *Obs) error {
 	if len(o.Events) > 0 {
 		return fmt.Errorf("refused %s %s (%v) still caused %v", v.Cmd, v.ID, v.Err, o.Events)
 	}
-	if !slices.EqualFunc(o.PrevJobs, o.Jobs, eqQJob) {
+	if !slices.EqualFunc(o.PrevJobs, o.Jobs, SameQJob) {
 		return fmt.Errorf("refused %s %s changed query-jobs (-before +after):\n%s", v.Cmd, v.ID, cmp.Diff(o.PrevJobs, o.Jobs))
 	}
-	if !slices.EqualFunc(o.PrevBlock, o.Block, eqQBlock) {
+	if !slices.EqualFunc(o.PrevBlock, o.Block, SameQBlock) {
 		return fmt.Errorf("refused %s %s changed query-block-jobs (-before +after):\n%s", v.Cmd, v.ID, cmp.Diff(o.PrevBlock, o.Block))
 	}
 	return nil
@@ -668,8 +669,8 @@ func checkI14(o *Obs) error {
 		case isDup && !existing[c.ID]:
 			return fmt.Errorf("create %s refused as in use, but no job has that id", c.ID)
 		case existing[c.ID] && !isDup:
-			return fmt.Errorf("create %s with an id in use: %v", c.ID, errText(c.Err))
-		case !existing[c.ID] && WellFormedID(c.ID) && c.Spec.Speed >= 0 && c.Err != nil:
+			return fmt.Errorf("create %s with an id in use: %v", c.ID, ErrText(c.Err))
+		case !existing[c.ID] && qemuid.WellFormed(c.ID) && c.Spec.Speed >= 0 && c.Err != nil:
 			return fmt.Errorf("create %s with a free id failed: %v", c.ID, c.Err)
 		}
 		if c.Err == nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/internal/qemuid"
 )
 
 // QEMU's texts the model states on its own (reference §1.3, §2, §4.6), so a
@@ -18,8 +19,8 @@ const (
 	textNotPaused    = "Can't resume a job that was not paused"
 )
 
-// strerror is glibc's text for the errnos the drivers use.
-func strerror(errno int) string {
+// Strerror is glibc's text for the errnos the drivers use.
+func Strerror(errno int) string {
 	switch errno {
 	case 1:
 		return "Operation not permitted"
@@ -208,30 +209,12 @@ func (m *Model) pushCall(j *Job, name string) {
 	m.push(j, Event{Kind: EvCall, Job: j.ID, Call: name})
 }
 
-// WellFormedID is util/id.c id_wellformed, stated again here.
-func WellFormedID(id string) bool {
-	if id == "" {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-		if i == 0 && !letter {
-			return false
-		}
-		if !letter && !(c >= '0' && c <= '9') && c != '-' && c != '.' && c != '_' {
-			return false
-		}
-	}
-	return true
-}
-
 // --- commands ---------------------------------------------------------------
 
 // Create is job_create + block_job_create: the expected error, or nil. On
 // success (and on an early failure) it requires the events that follow.
 func (m *Model) Create(s Spec) error {
-	if !WellFormedID(s.ID) {
+	if !qemuid.WellFormed(s.ID) {
 		return generic("Invalid job ID '%s'", s.ID)
 	}
 	if m.byID[s.ID] != nil {
@@ -329,6 +312,29 @@ func verbErr(j *Job, v fsm.Verb) error {
 		return nil
 	}
 	return generic("Job '%s' in state '%s' cannot accept command verb '%s'", j.ID, j.Status, v)
+}
+
+// Verb applies a's verb (with its family and arguments: Block, Force,
+// Speed) to j, the model's one dispatch from a verb to its rule; lookup is
+// Lookup's. set-speed is a block-job command whatever a.Block says.
+func (m *Model) Verb(j *Job, a Action) error {
+	switch a.Verb {
+	case fsm.VerbPause:
+		return m.Pause(j)
+	case fsm.VerbResume:
+		return m.Resume(j)
+	case fsm.VerbCancel:
+		return m.Cancel(j, a.Block, a.Force)
+	case fsm.VerbComplete:
+		return m.Complete(j)
+	case fsm.VerbFinalize:
+		return m.Finalize(j)
+	case fsm.VerbDismiss:
+		return m.Dismiss(j)
+	case fsm.VerbSetSpeed:
+		return m.SetSpeed(j, a.Speed)
+	}
+	return fmt.Errorf("model: %s is not a job verb", a.Verb)
 }
 
 // Pause is job_user_pause_locked.

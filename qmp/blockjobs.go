@@ -12,7 +12,7 @@ import (
 // layer adds what qmp_transaction does around them.
 func (b *blockLayer) registerJobs() {
 	h := b.d.handlers
-	m := b.d.M
+	m := b.d.m
 	h["blockdev-backup"] = func(s *Session, a *Object) (any, error) {
 		var args blockjob.BackupArgs
 		if err := decode(a, &args); err != nil {
@@ -55,7 +55,7 @@ func (b *blockLayer) registerJobs() {
 // every running block job passes a pause point, a visible paused/running
 // (or standby/ready) blip; user-paused and finished jobs show nothing.
 func (b *blockLayer) drainAll() {
-	m := b.d.M
+	m := b.d.m
 	var drained []*sim.Job
 	for _, j := range m.Jobs() {
 		if j.Started() && !j.Deferred() {
@@ -84,7 +84,7 @@ type txnAction struct {
 // (stop at the first error), then commit each in order, or abort the
 // prepared ones in reverse; finally clean each in order.
 func (b *blockLayer) transaction(s *Session, a *Object) (any, error) {
-	m := b.d.M
+	m := b.d.m
 	grouped := false
 	if p, ok := a.Get("properties"); ok {
 		grouped = argStrDef(p.(*Object), "completion-mode", "individual") == "grouped"
@@ -149,7 +149,7 @@ func (b *blockLayer) prepare(kind string, data *Object, grouped bool, txn *sim.T
 		if err := decode(data, &args); err != nil {
 			return txnAction{}, err
 		}
-		p, err := blockjob.PrepareBackup(b.d.M, g, args, txn)
+		p, err := blockjob.PrepareBackup(b.d.m, g, args, txn)
 		if err != nil {
 			return txnAction{}, err
 		}

@@ -34,7 +34,7 @@ type handler func(s *Session, args *Object) (any, error)
 // in-process test) drives it, which is what keeps runs deterministic.
 type Dispatcher struct {
 	opts     Options
-	M        *sim.Manager
+	m        *sim.Manager
 	schema   *qapiSchema
 	handlers map[string]handler
 	sessions []*Session
@@ -52,7 +52,7 @@ type Dispatcher struct {
 func NewDispatcher(opts Options) *Dispatcher {
 	d := &Dispatcher{
 		opts:   opts,
-		M:      sim.New(sim.Options{Seed: opts.Seed, Tracer: opts.Tracer}),
+		m:      sim.New(sim.Options{Seed: opts.Seed, Tracer: opts.Tracer}),
 		schema: loadSchema(),
 		epoch:  opts.Epoch,
 	}
@@ -67,9 +67,40 @@ func NewDispatcher(opts Options) *Dispatcher {
 	if opts.TestCommands {
 		d.registerTest()
 	}
-	d.M.Subscribe(d.deliver)
+	d.m.Subscribe(d.deliver)
 	return d
 }
+
+// Step runs the simulator's next queued entry, advancing the virtual clock
+// to it, then everything that entry made due now; false when nothing is
+// queued (the simulator is idle and nothing more will happen by itself).
+func (d *Dispatcher) Step() bool {
+	if !d.m.Step() {
+		return false
+	}
+	d.m.Settle()
+	return true
+}
+
+// Advance runs everything due within ns nanoseconds of virtual time, then
+// sets the clock to now+ns.
+func (d *Dispatcher) Advance(ns int64) { d.m.Advance(ns) }
+
+// Settle runs everything due now without advancing the clock.
+func (d *Dispatcher) Settle() { d.m.Settle() }
+
+// Job returns the job with the given id, nil when there is none.
+func (d *Dispatcher) Job(id string) *sim.Job { return d.m.Job(id) }
+
+// Jobs returns every job, newest first (QEMU's list order).
+func (d *Dispatcher) Jobs() []*sim.Job { return d.m.Jobs() }
+
+// QueryJobs is query-jobs' answer, read directly.
+func (d *Dispatcher) QueryJobs() []sim.JobInfo { return d.m.QueryJobs() }
+
+// Subscribe calls fn with every event the simulator emits, as monitors
+// see them (qmptest's contract checker follows the jobs with it).
+func (d *Dispatcher) Subscribe(fn func(sim.Event)) { d.m.Subscribe(fn) }
 
 // Quit reports whether a client sent quit.
 func (d *Dispatcher) Quit() bool { return d.quit }
@@ -192,10 +223,10 @@ func (s *Session) Handle(msg any) {
 	id, hasID, res, err := s.dispatch(msg)
 	s.reply(id, hasID, res, err)
 	if s.d.settleBudget > 0 {
-		s.d.M.SettleAtMost(s.d.settleBudget)
+		s.d.m.SettleAtMost(s.d.settleBudget)
 		return
 	}
-	s.d.M.Settle()
+	s.d.m.Settle()
 }
 
 func (s *Session) reply(id any, hasID bool, res any, err error) {
@@ -332,7 +363,7 @@ func (d *Dispatcher) registerCore() {
 		// qemu-storage-daemon ends its main loop and cancels every job
 		// (the same cleanup as on SIGTERM) before its monitor writes
 		// quit's return: the events come first (measured on 7.2).
-		d.M.CancelAll(sim.ShutdownBudget)
+		d.m.CancelAll(sim.ShutdownBudget)
 		d.quit = true
 		return nil, nil
 	}

@@ -70,8 +70,8 @@ func FuzzDispatch(f *testing.F) {
 		s.HandleLine([]byte(`{"execute":"qmp_capabilities"}`))
 		s.HandleLine(data)
 		// let the simulator run a bounded while: test jobs may be long
-		for i := 0; i < 1000 && d.M.Step(); i++ {
-			d.M.Settle()
+		for i := 0; i < 1000 && d.m.Step(); i++ {
+			d.m.Settle()
 		}
 		checkOutput(t, s.Take())
 	})

@@ -74,8 +74,8 @@ func runAll(t *testing.T, d *Dispatcher, s *Session, cmds ...string) []msg {
 		s.HandleLine([]byte(c))
 		lines = append(lines, s.Take()...)
 	}
-	for d.M.Step() {
-		d.M.Settle()
+	for d.m.Step() {
+		d.m.Settle()
 		lines = append(lines, s.Take()...)
 	}
 	return decodeAll(t, lines)
@@ -124,7 +124,7 @@ func TestEventsNeedNegotiationAndConnection(t *testing.T) {
 	a.Take()
 	b.Take()
 	a.HandleLine([]byte(`{"execute":"x-jobsim-test-job","arguments":{"id":"j0","steps":1}}`))
-	for d.M.Step() {
+	for d.m.Step() {
 	}
 	if got := eventsOf(t, decodeAll(t, a.Take())); len(got) != 7 {
 		t.Errorf("negotiated monitor got %v, want 7 events", got)
@@ -337,11 +337,11 @@ func TestEventReturnOrder(t *testing.T) {
 				// run what is due now: a sleeping job stays asleep, a small
 				// job reaches pending or ready
 				for n := 0; n < 1000; n++ {
-					at, ok := d.M.NextDue()
-					if !ok || at > d.M.Now()+int64(time.Second) {
+					at, ok := d.m.NextDue()
+					if !ok || at > d.m.Now()+int64(time.Second) {
 						break
 					}
-					d.M.Step()
+					d.m.Step()
 				}
 			}
 			s.Take()

@@ -41,7 +41,7 @@ func (srv *Server) restart() {
 func (d *Dispatcher) reset() {
 	dead := &Dispatcher{
 		opts:     d.opts,
-		M:        sim.New(sim.Options{}),
+		m:        sim.New(sim.Options{}),
 		schema:   d.schema,
 		handlers: map[string]handler{},
 		epoch:    d.epoch,
@@ -51,7 +51,7 @@ func (d *Dispatcher) reset() {
 		s.d = dead
 	}
 	d.sessions = nil
-	m := d.M
+	m := d.m
 	ended := func() bool {
 		for _, j := range m.Jobs() {
 			if st := j.Status(); st != fsm.Concluded && st != fsm.Null {

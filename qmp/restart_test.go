@@ -17,18 +17,18 @@ func TestResetEndsJobsAndNonPersistentBitmapsKeepsNodes(t *testing.T) {
 {"execute": "blockdev-add", "arguments": {"driver": "null-co", "node-name": "dst", "size": 1073741824}}
 {"execute": "block-dirty-bitmap-add", "arguments": {"node": "src", "name": "bm0"}}
 {"execute": "blockdev-backup", "arguments": {"job-id": "b0", "device": "src", "target": "dst", "sync": "full", "speed": 1, "auto-dismiss": false}}`))
-	d.M.Advance(1e9)
-	if len(d.M.QueryJobs()) != 1 {
-		t.Fatalf("setup: jobs = %+v", d.M.QueryJobs())
+	d.m.Advance(1e9)
+	if len(d.m.QueryJobs()) != 1 {
+		t.Fatalf("setup: jobs = %+v", d.m.QueryJobs())
 	}
 	s.Take()
-	now := d.M.Now()
+	now := d.m.Now()
 	d.reset()
-	if jobs := d.M.QueryJobs(); len(jobs) != 0 {
+	if jobs := d.m.QueryJobs(); len(jobs) != 0 {
 		t.Errorf("jobs after reset = %+v, want none", jobs)
 	}
-	if d.M.Now() < now {
-		t.Errorf("virtual time went back from %d to %d", now, d.M.Now())
+	if d.m.Now() < now {
+		t.Errorf("virtual time went back from %d to %d", now, d.m.Now())
 	}
 	src := d.Graph().Node("src")
 	if src == nil || d.Graph().Node("dst") == nil {

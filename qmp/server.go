@@ -374,7 +374,7 @@ const loopBudget = 4
 // BLOCK_JOB_CANCELLED, "concluded" and "null".
 func (srv *Server) Run(ctx context.Context, stopOnLastClose bool) error {
 	d := srv.d
-	m := d.M
+	m := d.m
 	wall := srv.opts.Clock == ClockWall
 	epoch := srv.opts.Epoch
 	lastIO := time.Now()
@@ -534,7 +534,7 @@ func (srv *Server) Run(ctx context.Context, stopOnLastClose bool) error {
 // interrupted is the end of Run when ctx ended: every job is cancelled and
 // its events delivered to every monitor before the connections close.
 func (srv *Server) interrupted(ctx context.Context) error {
-	srv.d.M.CancelAll(sim.ShutdownBudget)
+	srv.d.m.CancelAll(sim.ShutdownBudget)
 	srv.mu.Lock()
 	for c := range srv.conns {
 		flushOne(c)

@@ -332,7 +332,7 @@ func TestQuitCancelsJobsBeforeItsReturn(t *testing.T) {
 {"execute":"blockdev-add","arguments":{"driver":"null-co","node-name":"t","size":1073741824}}
 {"execute":"blockdev-backup","arguments":{"job-id":"j0","device":"s","target":"t","sync":"full","speed":1000000}}`))
 	s.Take()
-	d.M.Advance(300_000_000)
+	d.m.Advance(300_000_000)
 	s.Take()
 	s.HandleLine([]byte(`{"execute":"quit"}`))
 	var got []string

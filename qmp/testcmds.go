@@ -62,11 +62,11 @@ func (d *Dispatcher) registerTest() {
 		var txn *sim.Txn
 		if name, ok := argOptStr(a, "txn"); ok {
 			if txns[name] == nil {
-				txns[name] = d.M.NewTxn()
+				txns[name] = d.m.NewTxn()
 			}
 			txn = txns[name]
 		}
-		j, err := d.M.Create(sim.JobSpec{
+		j, err := d.m.Create(sim.JobSpec{
 			ID: argStr(a, "id"), Driver: sim.NewTestDriver(spec), Txn: txn,
 			ManualFinalize: !argBool(a, "auto-finalize", true),
 			ManualDismiss:  !argBool(a, "auto-dismiss", true),
@@ -76,18 +76,18 @@ func (d *Dispatcher) registerTest() {
 			return nil, err
 		}
 		if argBool(a, "start", true) {
-			if err := d.M.Start(j); err != nil {
+			if err := d.m.Start(j); err != nil {
 				return nil, qerr.Generic("%s", err.Error())
 			}
 		}
 		return nil, nil
 	}
 	d.handlers["x-jobsim-start-job"] = func(s *Session, a *Object) (any, error) {
-		j, err := d.M.FindJob(argStr(a, "id"))
+		j, err := d.m.FindJob(argStr(a, "id"))
 		if err != nil {
 			return nil, err
 		}
-		if err := d.M.Start(j); err != nil {
+		if err := d.m.Start(j); err != nil {
 			return nil, qerr.Generic("%s", err.Error())
 		}
 		return nil, nil

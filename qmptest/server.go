@@ -73,7 +73,7 @@ func NewServer(t testing.TB, opts Options) *Server {
 	s.in.Restart = func() { _ = s.srv.Restart() }
 	d := s.srv.Dispatcher() // before Run: the loop is not running yet
 	s.in.Arm(d)
-	d.M.Subscribe(func(e sim.Event) { s.check.produced(s.in.Mark(), e) })
+	d.Subscribe(func(e sim.Event) { s.check.produced(s.in.Mark(), e) })
 	s.Version = version(d)
 	l, err := net.Listen("unix", s.Path)
 	if err != nil {
@@ -188,13 +188,13 @@ func (s *Server) MustExec(t testing.TB, command string, args any) json.RawMessag
 }
 
 // Do runs fn on the server's loop with the dispatcher: the ground truth
-// (d.M, the job manager; d.Graph(), the block graph) without racing it.
+// (d.Jobs and d.QueryJobs, the job manager; d.Graph(), the block graph) without racing it.
 func (s *Server) Do(fn func(d *qmp.Dispatcher)) error { return s.srv.Do(fn) }
 
 // Jobs is query-jobs as the simulator knows it now.
 func (s *Server) Jobs() []sim.JobInfo {
 	var out []sim.JobInfo
-	_ = s.srv.Do(func(d *qmp.Dispatcher) { out = d.M.QueryJobs() })
+	_ = s.srv.Do(func(d *qmp.Dispatcher) { out = d.QueryJobs() })
 	return out
 }
 

@@ -367,50 +367,12 @@ func (s *Scenario) step(m *sim.Manager, st Step, txns map[string]*sim.Txn, res *
 		return nil
 	}
 	// The QMP verbs.
-	if strings.HasPrefix(st.Op, "job-") {
-		j, err := m.FindJob(st.ID)
-		if err != nil {
-			return err
-		}
-		switch st.Op {
-		case "job-pause":
-			return m.Pause(j)
-		case "job-resume":
-			return m.Resume(j)
-		case "job-cancel":
-			return m.Cancel(j, true)
-		case "job-complete":
-			return m.Complete(j)
-		case "job-finalize":
-			return m.Finalize(j)
-		case "job-dismiss":
-			return m.Dismiss(j)
-		}
-	}
-	if st.Op == "block-job-cancel" {
-		return m.BlockJobCancel(st.ID, st.Force)
-	}
-	j, err := m.FindBlockJob(st.ID)
-	if err != nil {
-		return err
-	}
-	switch st.Op {
-	case "block-job-pause":
-		return m.Pause(j)
-	case "block-job-resume":
-		return m.Resume(j)
-	case "block-job-complete":
-		return m.Complete(j)
-	case "block-job-finalize":
-		return m.Finalize(j)
-	case "block-job-dismiss":
-		return m.Dismiss(j)
-	case "block-job-set-speed":
-		var speed int64
+	if c, ok := sim.ParseVerbCommand(st.Op); ok {
+		c.ID, c.Force = st.ID, st.Force
 		if st.Speed != nil {
-			speed = *st.Speed
+			c.Speed = *st.Speed
 		}
-		return m.SetSpeed(j, speed)
+		return m.Apply(c)
 	}
 	return fmt.Errorf("unknown op %q", st.Op)
 }

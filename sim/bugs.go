@@ -1,6 +1,6 @@
 package sim
 
-// Planted bugs, for the mutation proof only (model.TestPlantedBugsAreCaught).
+// Planted bugs, for the mutation proof only (model/harness TestPlantedBugsAreCaught).
 // Each names one known-wrong behaviour that a few `if plantedBug(...)` call
 // sites in the manager can switch on. In every normal build plantedBug is a
 // constant false (bugs_off.go) and the compiler drops those branches; only a

@@ -1,6 +1,6 @@
 package sim
 
-import "fmt"
+import "github.com/jobfsm/jobfsm/internal/errno"
 
 // JobType is QAPI JobType. Only backup, commit, mirror and stream are block
 // jobs (emit BLOCK_JOB_* events and appear in query-block-jobs).
@@ -107,33 +107,17 @@ func AwaitLoop() Step { return Step{kind: stepAwaitLoop} }
 // *JobError (or any error, taken as EIO) is the job's failure.
 func Finish(err error) Step { return Step{kind: stepFinish, err: err} }
 
-// Errno is a positive POSIX errno value.
-type Errno int
+// Errno is a positive POSIX errno value (internal/errno, shared with
+// blockdev); the names below let drivers write sim.EIO.
+type Errno = errno.Errno
 
 const (
-	EPERM     Errno = 1
-	EIO       Errno = 5
-	EINVAL    Errno = 22
-	ENOSPC    Errno = 28
-	ECANCELED Errno = 125
+	EPERM     = errno.EPERM
+	EIO       = errno.EIO
+	EINVAL    = errno.EINVAL
+	ENOSPC    = errno.ENOSPC
+	ECANCELED = errno.ECANCELED
 )
-
-// String is glibc's strerror text, which QEMU puts in job errors.
-func (e Errno) String() string {
-	switch e {
-	case EPERM:
-		return "Operation not permitted"
-	case EIO:
-		return "Input/output error"
-	case EINVAL:
-		return "Invalid argument"
-	case ENOSPC:
-		return "No space left on device"
-	case ECANCELED:
-		return "Operation canceled"
-	}
-	return fmt.Sprintf("Unknown error %d", int(e))
-}
 
 // JobError is a driver's failure: errno is the job's -ret, Msg its error text
 // (empty: strerror(errno), as job_update_rc_locked does).

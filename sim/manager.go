@@ -1,10 +1,12 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
 	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/internal/qemuid"
 	"github.com/jobfsm/jobfsm/internal/qerr"
 )
 
@@ -97,27 +99,10 @@ type JobSpec struct {
 	Speed                         int64
 }
 
-// WellFormedID reports whether id is a valid job id (util/id.c
-// id_wellformed): an ASCII letter, then letters, digits, '-', '.', '_'.
-func WellFormedID(id string) bool {
-	if id == "" || !isAlpha(id[0]) {
-		return false
-	}
-	for i := 1; i < len(id); i++ {
-		c := id[i]
-		if !isAlpha(c) && !(c >= '0' && c <= '9') && c != '-' && c != '.' && c != '_' {
-			return false
-		}
-	}
-	return true
-}
-
-func isAlpha(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
-
 // CheckNewID returns job_create's error for id, or nil if a job may be
 // created with it.
 func (m *Manager) CheckNewID(id string) error {
-	if !WellFormedID(id) {
+	if !qemuid.WellFormed(id) {
 		return qerr.Generic("Invalid job ID '%s'", id)
 	}
 	if _, dup := m.byID[id]; dup {
@@ -391,15 +376,22 @@ func (m *Manager) Kick(j *Job) {
 	m.enter(j)
 }
 
+// asJobError returns the *JobError in err's chain, or err taken as EIO with
+// its text as the job's error message.
+func asJobError(err error) *JobError {
+	var je *JobError
+	if errors.As(err, &je) {
+		return je
+	}
+	return &JobError{Errno: EIO, Msg: err.Error()}
+}
+
 // runFinished records the run's result and queues job_exit on the main loop.
 // A run that a command entered and that finished without yielding has its
 // job_exit run before the command returns (command.go).
 func (m *Manager) runFinished(j *Job, err error) {
 	if err != nil {
-		je, ok := err.(*JobError)
-		if !ok {
-			je = &JobError{Errno: EIO, Msg: err.Error()}
-		}
+		je := asJobError(err)
 		j.ret = je.Errno
 		if je.Msg != "" {
 			j.err, j.hasErr = je.Msg, true
@@ -565,10 +557,7 @@ func (m *Manager) doFinalize(j *Job) {
 			continue
 		}
 		if err := p.Prepare(o); err != nil {
-			je, ok := err.(*JobError)
-			if !ok {
-				je = &JobError{Errno: EIO, Msg: err.Error()}
-			}
+			je := asJobError(err)
 			o.ret = je.Errno
 			if je.Msg != "" {
 				o.err, o.hasErr = je.Msg, true

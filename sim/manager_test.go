@@ -129,7 +129,7 @@ func TestRefusedVerbChangesNothing(t *testing.T) {
 	m.Start(j)
 	m.Advance(1_500_000)
 	before, _ := json.Marshal([]any{m.QueryJobs(), m.QueryBlockJobs()})
-	for _, err := range []error{m.Resume(j), m.Complete(j), m.Finalize(j), m.Dismiss(j), m.SetSpeed(j, -1), m.BlockJobCancel("nope", false)} {
+	for _, err := range []error{m.Resume(j), m.Complete(j), m.Finalize(j), m.Dismiss(j), m.SetSpeed(j, -1), m.Apply(sim.VerbCommand{Verb: fsm.VerbCancel, Block: true, ID: "nope"})} {
 		if err == nil {
 			t.Fatal("verb accepted in the wrong state")
 		}

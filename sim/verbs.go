@@ -147,18 +147,3 @@ func (m *Manager) FindBlockJob(id string) (*Job, error) {
 	}
 	return nil, qerr.New(qerr.DeviceNotActive, "Block job '%s' not found", id)
 }
-
-// BlockJobCancel is qmp_block_job_cancel: a soft cancel of a user-paused job
-// is refused before the verb check.
-func (m *Manager) BlockJobCancel(device string, force bool) error {
-	j, err := m.FindBlockJob(device)
-	if err != nil {
-		return err
-	}
-	if j.userPaused && !force {
-		err := qerr.Generic("The block job for device '%s' is currently paused", device)
-		m.traceVerb(j, fsm.VerbCancel, err)
-		return err
-	}
-	return m.Cancel(j, force)
-}

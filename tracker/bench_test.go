@@ -25,8 +25,8 @@ func BenchmarkReconcile(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if len(st.Jobs) != n || !st.Settled() || len(d.M.Jobs()) != 0 {
-					b.Fatalf("reconcile left %d jobs in QEMU, settled=%v", len(d.M.Jobs()), st.Settled())
+				if len(st.Jobs) != n || !st.Settled() || len(d.Jobs()) != 0 {
+					b.Fatalf("reconcile left %d jobs in QEMU, settled=%v", len(d.Jobs()), st.Settled())
 				}
 				_ = tr.Journal().Close()
 				b.StartTimer()
@@ -55,7 +55,7 @@ func pendingJobs(b *testing.B, n int) (*Tracker, *qmp.Dispatcher) {
 		recs[i] = JobRecord{ID: id, Device: "src", Target: "tgt", Sync: "full", Phase: PhaseStarted}
 	}
 	admin.Take()
-	d.M.Advance(1e9)
+	d.Advance(1e9)
 	if err := j.write(recs, nil); err != nil {
 		b.Fatal(err)
 	}

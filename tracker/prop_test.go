@@ -368,7 +368,7 @@ func (w *world) start(group string, specs ...BackupSpec) {
 		return w.tr.Backup(specs[0])
 	})
 	for _, s := range specs {
-		w.jobs[s.JobID].created = w.d.M.Job(s.JobID) != nil
+		w.jobs[s.JobID].created = w.d.Job(s.JobID) != nil
 	}
 }
 
@@ -381,7 +381,7 @@ func (w *world) write(s string) { _, _, _ = w.writers[s].Write() }
 func (w *world) restart() {
 	coverage["restart"]++
 	for id := range w.jobs {
-		if w.d.M.Job(id) != nil {
+		if w.d.Job(id) != nil {
 			w.lost[id] = true
 		}
 	}
@@ -395,7 +395,7 @@ func (w *world) restart() {
 func (w *world) runningIDs() []string {
 	var ids []string
 	for _, id := range w.order {
-		if j := w.d.M.Job(id); j != nil {
+		if j := w.d.Job(id); j != nil {
 			ids = append(ids, id)
 		}
 	}
@@ -550,7 +550,7 @@ func (w *world) drain(t failer) {
 		if st.Settled() && len(w.runningIDs()) == 0 {
 			break
 		}
-		w.d.M.Advance(100e6)
+		w.d.Advance(100e6)
 	}
 	if !st.Settled() {
 		t.Fatalf("liveness: jobs still running after the drain: %+v", st.Jobs)
@@ -574,8 +574,8 @@ func runProperty(t *rapid.T, dir string, bug Bug) {
 			w.write(s)
 		},
 		"advance": func(t *rapid.T) {
-			w.d.M.Advance(int64(rapid.IntRange(1, 150).Draw(t, "ms")) * 1e6)
-			w.d.M.Settle()
+			w.d.Advance(int64(rapid.IntRange(1, 150).Draw(t, "ms")) * 1e6)
+			w.d.Settle()
 		},
 		"io-error": func(t *rapid.T) {
 			ids := w.runningIDs()
@@ -595,7 +595,7 @@ func runProperty(t *rapid.T, dir string, bug Bug) {
 
 			// sometimes the other client also dismisses what it
 			// cancelled: QEMU loses the job, unknown is the honest verdict
-			if j := w.d.M.Job(id); j != nil && j.Status().String() == "concluded" && rapid.Bool().Draw(t, "dismiss") {
+			if j := w.d.Job(id); j != nil && j.Status().String() == "concluded" && rapid.Bool().Draw(t, "dismiss") {
 				if w.adminDo("job-dismiss", map[string]any{"id": id}) == nil {
 					w.lost[id] = true
 					coverage["other-dismiss"]++
@@ -632,7 +632,7 @@ func runProperty(t *rapid.T, dir string, bug Bug) {
 		"": func(t *rapid.T) {
 			// T5: other clients' jobs wait in pending until their owner acts
 			for id := range w.others {
-				if j := w.d.M.Job(id); j == nil || j.Status().String() == "concluded" {
+				if j := w.d.Job(id); j == nil || j.Status().String() == "concluded" {
 					t.Fatalf("T5: another client's job %s was finalized or dismissed by someone else", id)
 				}
 			}

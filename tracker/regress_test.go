@@ -44,7 +44,7 @@ func TestRegressRestartWhileBitmapOwned(t *testing.T) {
 	w := newWorld(t, t.TempDir(), noBug)
 	defer func() { _ = w.tr.Journal().Close() }()
 	w.start("", w.spec("s1", "", "full", "on-success"))
-	w.d.M.Advance(1e9)
+	w.d.Advance(1e9)
 	w.status(t)
 	if st := w.tr.status(nil).Bitmaps["s1/bm"]; st.Verdict != BitmapOK {
 		t.Fatalf("after a full backup: s1/bm is %+v, want ok", st)
@@ -89,7 +89,7 @@ func TestRegressKillAfterMarker(t *testing.T) {
 	w := newWorld(t, t.TempDir(), noBug)
 	defer func() { _ = w.tr.Journal().Close() }()
 	w.start("", w.spec("s0", "", "full", "on-success"))
-	w.d.M.Advance(1e9)
+	w.d.Advance(1e9)
 	w.status(t)
 	if st := w.tr.status(nil).Bitmaps["s0/bm"]; st.Verdict != BitmapOK {
 		t.Fatalf("after a full backup: s0/bm is %+v, want ok", st)
@@ -116,7 +116,7 @@ func TestReusedJobIDIsNotTouched(t *testing.T) {
 	w := newWorld(t, t.TempDir(), noBug)
 	defer func() { _ = w.tr.Journal().Close() }()
 	w.start("", w.spec("s0", "", "full", ""))
-	w.d.M.Advance(1e9)
+	w.d.Advance(1e9)
 	w.status(t)
 	if r, _ := w.tr.Journal().Job("b1"); r.Verdict != Succeeded || !r.Gone {
 		t.Fatalf("b1 after status: %+v, want succeeded and gone", r)
@@ -125,12 +125,12 @@ func TestReusedJobIDIsNotTouched(t *testing.T) {
 		"auto-finalize": false, "auto-dismiss": false}); err != nil {
 		t.Fatal(err)
 	}
-	w.d.M.Advance(1e9)
+	w.d.Advance(1e9)
 	if err := w.adminDo("job-finalize", map[string]any{"id": "b1"}); err != nil {
 		t.Fatal(err)
 	}
 	w.status(t)
-	if j := w.d.M.Job("b1"); j == nil || j.Status().String() != "concluded" {
+	if j := w.d.Job("b1"); j == nil || j.Status().String() != "concluded" {
 		t.Fatalf("the other client's job b1 was touched by the tracker: %v", j)
 	}
 	if r, _ := w.tr.Journal().Job("b1"); r.Verdict != Succeeded {

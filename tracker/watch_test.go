@@ -18,7 +18,7 @@ func TestWatchReconnects(t *testing.T) {
 	defer func() { _ = w.tr.Journal().Close() }()
 	w.start("", w.spec("s0", "", "full", "on-success"))
 	w.start("", w.spec("s1", "", "full", ""))
-	idle := func() { w.d.M.Advance(50e6) }
+	idle := func() { w.d.Advance(50e6) }
 	w.conn.idle = idle
 	w.conn.breakAt = w.conn.n + 4
 	var out bytes.Buffer
@@ -36,7 +36,7 @@ func TestWatchReconnects(t *testing.T) {
 		},
 		Out:   &out,
 		Poll:  time.Second,
-		Sleep: func(d time.Duration) { slept = append(slept, d); w.d.M.Advance(int64(d)) },
+		Sleep: func(d time.Duration) { slept = append(slept, d); w.d.Advance(int64(d)) },
 	})
 	if err != nil {
 		t.Fatalf("watch: %v\n%s", err, &out)

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jobfsm/jobfsm/fsm"
 	"github.com/jobfsm/jobfsm/model"
+	"github.com/jobfsm/jobfsm/model/harness"
 	"github.com/jobfsm/jobfsm/timeline"
 )
 
@@ -144,7 +145,7 @@ func TestCheckExploreFailureShowsCounterexample(t *testing.T) {
 // A campaign counterexample's log becomes a timeline: commands on the lane
 // of the job they name, events after them, driver callbacks left out.
 func TestRunFromSteps(t *testing.T) {
-	steps := []model.StepRecord{
+	steps := []harness.StepRecord{
 		{Step: 1, Desc: "create a (backup)", Jobs: []string{"a"}, Events: []model.Event{{Kind: model.EvStatus, Job: "a", Status: fsm.Created}}},
 		{Step: 2, Desc: "start a -> ok", Jobs: []string{"a"}, Events: []model.Event{{Kind: model.EvStatus, Job: "a", Status: fsm.Running}}},
 		{Step: 3, Desc: `job-resume "a" -> error: Can't resume a job that was not paused`, Jobs: []string{"a"}},
@@ -156,7 +157,7 @@ func TestRunFromSteps(t *testing.T) {
 			{Kind: model.EvStatus, Job: "a", Status: fsm.Concluded},
 		}},
 	}
-	r := runFromSteps("cex", steps)
+	r := harness.TimelineRun("cex", steps)
 	got := timeline.Build(r).Summary()
 	want := []string{"a: created -> running -> aborting -> concluded [ERROR write report, COMPLETED error=Input/output error]"}
 	if diff := cmp.Diff(want, got); diff != "" {

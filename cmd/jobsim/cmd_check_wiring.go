@@ -10,6 +10,7 @@ import (
 	"github.com/jobfsm/jobfsm/fsm"
 	"github.com/jobfsm/jobfsm/model"
 	"github.com/jobfsm/jobfsm/model/explore"
+	"github.com/jobfsm/jobfsm/model/harness"
 	"github.com/jobfsm/jobfsm/sim"
 	"github.com/jobfsm/jobfsm/timeline"
 )
@@ -184,14 +185,14 @@ func exploreTrace(file string, v *explore.Violation) (string, *timeline.Run) {
 	return b.String(), r
 }
 
-// campaignPhase runs the random campaign of model.Campaign: random command
+// campaignPhase runs the random campaign of harness.Campaign: random command
 // sequences against sim.Manager, the reference model and every invariant
 // checked after every step, a failure minimized.
 func campaignPhase(o checkOptions, p *progress) (*phaseResult, error) {
 	if o.sequences == 0 {
 		return &phaseResult{name: phaseCampaign, lines: []string{"skipped (--sequences 0)"}}, nil
 	}
-	rep, err := model.Campaign(o.seed, o.sequences, o.steps, func(done int) {
+	rep, err := harness.Campaign(o.seed, o.sequences, o.steps, func(done int) {
 		p.update("campaign", int64(done), int64(o.sequences), fmt.Sprintf("%d/%d sequences", done, o.sequences))
 	})
 	if err != nil {
@@ -215,55 +216,10 @@ func campaignPhase(o checkOptions, p *progress) (*phaseResult, error) {
 			fmt.Fprintf(&b, "%3d: %s\n", st.Step, st.Desc)
 		}
 		res.cexText, res.cexHeading = b.String(), "minimized commands"
-		run := runFromSteps(fmt.Sprintf("counterexample: %s (sequence %d, sim seed %d)", f.Violation.ID, f.Sequence, f.SimSeed), f.Log)
+		run := harness.TimelineRun(fmt.Sprintf("counterexample: %s (sequence %d, sim seed %d)", f.Violation.ID, f.Sequence, f.SimSeed), f.Log)
 		res.cex = &run
 	}
 	return res, nil
-}
-
-// modelKinds maps the model's event kinds to QMP event names; driver
-// callbacks (EvCall) are not events and are left out of the picture.
-var modelKinds = map[model.Kind]sim.EventName{
-	model.EvStatus:    sim.EventJobStatusChange,
-	model.EvReady:     sim.EventBlockJobReady,
-	model.EvCompleted: sim.EventBlockJobCompleted,
-	model.EvCancelled: sim.EventBlockJobCancelled,
-	model.EvPending:   sim.EventBlockJobPending,
-	model.EvError:     sim.EventBlockJobError,
-}
-
-// runFromSteps turns a runner's log into a timeline: each action is a
-// command on the lane of the first job it names, followed by its events.
-// The model's log has no virtual time: entries are at time 0 and the step
-// number leads each command's label.
-func runFromSteps(title string, steps []model.StepRecord) timeline.Run {
-	r := timeline.Run{Title: title}
-	for _, st := range steps {
-		// The model writes "cmd args -> ok" or "cmd args -> error: TEXT".
-		desc, errText := st.Desc, ""
-		if i := strings.Index(desc, " -> error: "); i >= 0 {
-			desc, errText = desc[:i], desc[i+len(" -> error: "):]
-		} else {
-			desc = strings.TrimSuffix(desc, " -> ok")
-		}
-		c := timeline.Command{Op: fmt.Sprintf("%d:%s", st.Step, desc), EventSeq: len(r.Events), Error: errText}
-		if len(st.Jobs) > 0 {
-			c.Job = st.Jobs[0]
-		}
-		r.Commands = append(r.Commands, c)
-		for _, e := range st.Events {
-			name, ok := modelKinds[e.Kind]
-			if !ok {
-				continue
-			}
-			r.Events = append(r.Events, sim.Event{
-				Seq: uint64(len(r.Events)), Name: name, Job: e.Job, Status: e.Status,
-				Type: sim.TypeBackup, Len: e.Len, Offset: e.Offset, Speed: e.Speed,
-				Error: e.Error, HasError: e.HasError, Operation: e.Op, Action: sim.ErrorAction(e.Action),
-			})
-		}
-	}
-	return r
 }
 
 // catalogueIDs lists the model's invariant ids, e.g. "I1 I2 … I21".

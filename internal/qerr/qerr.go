@@ -2,7 +2,10 @@
 // client: a QMP error class and QEMU's exact description text.
 package qerr
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // QMP error classes used by QEMU 7.2 (qapi/error.json).
 const (
@@ -41,18 +44,13 @@ type Classed interface {
 // ClassOf returns the QMP class of err: its own class when it has one,
 // GenericError otherwise (every error_setg in QEMU is GenericError).
 func ClassOf(err error) string {
-	for e := err; e != nil; {
-		switch v := e.(type) {
-		case *Error:
-			return v.Class
-		case Classed:
-			return v.QMPClass()
-		}
-		u, ok := e.(interface{ Unwrap() error })
-		if !ok {
-			break
-		}
-		e = u.Unwrap()
+	var qe *Error
+	if errors.As(err, &qe) {
+		return qe.Class
+	}
+	var c Classed
+	if errors.As(err, &c) {
+		return c.QMPClass()
 	}
 	return GenericError
 }

@@ -14,7 +14,7 @@ import (
 // the source is drained, so a guest write issued while a completed mirror or
 // active commit waits in pending is held and then lands on the node that is
 // active after prepare/abort. The model found the loss
-// (model/testdata/regress/mirror_write_while_pending_lost.json).
+// (model/harness/testdata/regress/mirror_write_while_pending_lost.json).
 
 // pendingWrite is the guest write the tests issue while the job is pending.
 var pendingWrite = bytes.Repeat([]byte{0xA5}, 3000)

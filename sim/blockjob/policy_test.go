@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/jobfsm/jobfsm/blockdev"
+	"github.com/jobfsm/jobfsm/fsm"
 	"github.com/jobfsm/jobfsm/sim"
 )
 
@@ -193,7 +194,7 @@ func TestPauseResumeTranscript(t *testing.T) {
 	if cur, _ := j.Progress(); cur <= 1<<20 || cur > 2<<20 {
 		t.Fatalf("progress %d after 10 s at 64 KiB/s", cur)
 	}
-	e.m.BlockJobCancel("j0", false)
+	e.m.Apply(sim.VerbCommand{Verb: fsm.VerbCancel, Block: true, ID: "j0"})
 	e.settle()
 	e.expectLog("j0 aborting", "CANCELLED j0", "j0 concluded", "j0 null")
 }

@@ -3,7 +3,9 @@ package blockjob
 import (
 	"testing"
 
+	"github.com/jobfsm/jobfsm/fsm"
 	"github.com/jobfsm/jobfsm/internal/qerr"
+	"github.com/jobfsm/jobfsm/sim"
 )
 
 // The tests below follow QEMU transcripts in
@@ -72,7 +74,7 @@ func TestMirrorCancelBeforeReadyTranscript(t *testing.T) {
 	}
 	e.m.Advance(10e9)
 	e.expectLog("m0 created", "m0 running")
-	if err := e.m.BlockJobCancel("m0", false); err != nil {
+	if err := e.m.Apply(sim.VerbCommand{Verb: fsm.VerbCancel, Block: true, ID: "m0"}); err != nil {
 		t.Fatal(err)
 	}
 	e.settle()
@@ -97,7 +99,7 @@ func TestMirrorSoftCancelReady(t *testing.T) {
 	e.settle()
 	e.log = nil
 	snap := e.digest("src")
-	if err := e.m.BlockJobCancel("m0", false); err != nil {
+	if err := e.m.Apply(sim.VerbCommand{Verb: fsm.VerbCancel, Block: true, ID: "m0"}); err != nil {
 		t.Fatal(err)
 	}
 	e.settle()

@@ -256,40 +256,35 @@ func (g *gen) randomAction() {
 	}
 }
 
+// verbDraws are the commands a draw picks, as QMP names them: a forced
+// cancel is job-cancel, a soft one block-job-cancel; complete is drawn
+// twice as often as the other verbs.
+var verbDraws = []sim.VerbCommand{
+	{Verb: fsm.VerbPause},
+	{Verb: fsm.VerbResume},
+	{Verb: fsm.VerbCancel, Force: true},
+	{Verb: fsm.VerbCancel, Block: true},
+	{Verb: fsm.VerbComplete},
+	{Verb: fsm.VerbFinalize},
+	{Verb: fsm.VerbDismiss},
+	{Verb: fsm.VerbSetSpeed},
+	{Verb: fsm.VerbComplete},
+}
+
 func (g *gen) verb(jb *job) {
 	if !jb.created || jb.status == fsm.Null {
 		return // not found: no verb is tried
 	}
-	j := jb.j
-	switch g.rng.IntN(9) {
-	case 0:
-		_ = g.m.Pause(j)
-	case 1:
-		_ = g.m.Resume(j)
-	case 2:
-		g.cancel(jb, true)
-	case 3:
-		g.cancel(jb, false)
-	case 4:
-		_ = g.m.Complete(j)
-	case 5:
-		_ = g.m.Finalize(j)
-	case 6:
-		_ = g.m.Dismiss(j)
-	case 7:
-		_ = g.m.SetSpeed(j, int64(g.rng.IntN(3))<<20)
-	default:
-		_ = g.m.Complete(j)
+	c := verbDraws[g.rng.IntN(len(verbDraws))]
+	c.ID = jb.id
+	if c.Verb == fsm.VerbSetSpeed {
+		c.Speed = int64(g.rng.IntN(3)) << 20
 	}
-}
-
-func (g *gen) cancel(jb *job, force bool) {
-	g.force = &force
-	if force {
-		_ = g.m.Cancel(jb.j, true) // job-cancel
-	} else {
-		_ = g.m.BlockJobCancel(jb.id, false) // block-job-cancel
+	if c.Verb == fsm.VerbCancel {
+		force := !c.Block
+		g.force = &force
 	}
+	_ = g.m.Apply(c)
 	g.force = nil
 }
 

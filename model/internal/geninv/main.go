@@ -22,7 +22,7 @@ func main() {
 	b.WriteString("Every invariant has one id, the same in the reference (qemu-jobs.md §11: I1–I15), in code\n")
 	b.WriteString("(`model.Catalogue`, one check function each) and here. I16–I21 add the issue's list\n")
 	b.WriteString("(progress, determinism, monitors) and what the random harness can see besides.\n")
-	b.WriteString("The property tests (`go test ./model`) evaluate every invariant that has a check\n")
+	b.WriteString("The property tests (`go test ./model/harness`) evaluate every invariant that has a check\n")
 	b.WriteString("after every action of every random sequence, next to the reference model's own\n")
 	b.WriteString("verdict (\"M\": the model does not allow what sim did).\n\n")
 	b.WriteString("| id | invariant | checked by |\n|---|---|---|\n")

@@ -9,7 +9,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/jobfsm/jobfsm/model"
+	"github.com/jobfsm/jobfsm/model/harness"
 )
 
 func main() {
@@ -26,7 +26,7 @@ func main() {
 	start := time.Now()
 	steps, seqs, checks := 0, 0, 0
 	for k := uint64(0); steps < *total; k++ {
-		rep, err := model.Campaign(*seed+k, *chunk, *per, nil)
+		rep, err := harness.Campaign(*seed+k, *chunk, *per, nil)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "soak:", err)
 			os.Exit(2)

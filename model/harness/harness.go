@@ -1,4 +1,4 @@
-package model
+package harness
 
 import (
 	"errors"
@@ -11,6 +11,7 @@ import (
 	"github.com/jobfsm/jobfsm/blockdev"
 	"github.com/jobfsm/jobfsm/fsm"
 	"github.com/jobfsm/jobfsm/internal/qerr"
+	"github.com/jobfsm/jobfsm/model"
 	"github.com/jobfsm/jobfsm/sim"
 )
 
@@ -35,7 +36,7 @@ func (v *Violation) Error() string {
 type Runner struct {
 	seed    uint64
 	sim     *sim.Manager
-	mod     *Model
+	mod     *model.Model
 	ids     []string
 	idSet   map[string]bool
 	nextID  int
@@ -45,8 +46,8 @@ type Runner struct {
 	monOn   []bool
 	drains  map[string]int
 
-	cur      []Event  // events (and driver calls) not yet judged
-	deferred []func() // model operations to apply when an event needs them
+	cur      []model.Event // events (and driver calls) not yet judged
+	deferred []func()      // model operations to apply when an event needs them
 
 	// Block mode (NewBlockRunner): the block graph and the real jobs.
 	g        *blockdev.Graph
@@ -55,12 +56,12 @@ type Runner struct {
 	devOrder []string
 	nodeSeq  int
 	dataErrs []string
-	events   []Event // this step's events
+	events   []model.Event // this step's events
 	payload  []string
-	hist     *History
+	hist     *model.History
 
-	prevJobs  []QJob
-	prevBlock []QBlock
+	prevJobs  []model.QJob
+	prevBlock []model.QBlock
 
 	// Log is one line group per executed action, for timelines.
 	Log []StepRecord
@@ -75,15 +76,15 @@ type StepRecord struct {
 	Step   int
 	Desc   string   // the command as issued, with its result
 	Jobs   []string // ids the command named
-	Events []Event
+	Events []model.Event
 }
 
 // NewRunner returns a runner over a fresh sim.Manager with seed.
 func NewRunner(seed uint64) *Runner {
 	r := &Runner{
-		seed: seed, sim: sim.New(sim.Options{Seed: seed}), mod: New(),
+		seed: seed, sim: sim.New(sim.Options{Seed: seed}), mod: model.New(),
 		idSet: map[string]bool{}, simJobs: map[string]*sim.Job{}, drains: map[string]int{},
-		hist: newHistory(),
+		hist: model.NewHistory(),
 	}
 	r.sim.Subscribe(func(e sim.Event) {
 		me, bad := fromSim(e)
@@ -101,26 +102,26 @@ func NewRunner(seed uint64) *Runner {
 }
 
 // Model returns the runner's model.
-func (r *Runner) Model() *Model { return r.mod }
+func (r *Runner) Model() *model.Model { return r.mod }
 
 // fromSim converts a sim event and checks its QMP data members against
 // QEMU 7.2's (reference §3.1), invariant I21.
-func fromSim(e sim.Event) (Event, string) {
+func fromSim(e sim.Event) (model.Event, string) {
 	me := convert(e)
 	var keys []string
 	switch me.Kind {
-	case EvStatus:
+	case model.EvStatus:
 		keys = []string{"id", "status"}
-	case EvReady, EvCancelled:
+	case model.EvReady, model.EvCancelled:
 		keys = []string{"device", "len", "offset", "speed", "type"}
-	case EvCompleted:
+	case model.EvCompleted:
 		keys = []string{"device", "len", "offset", "speed", "type"}
 		if e.HasError {
 			keys = []string{"device", "error", "len", "offset", "speed", "type"}
 		}
-	case EvPending:
+	case model.EvPending:
 		keys = []string{"id", "type"}
-	case EvError:
+	case model.EvError:
 		keys = []string{"action", "device", "operation"}
 	default:
 		return me, fmt.Sprintf("unknown event %q", e.Name)
@@ -139,25 +140,23 @@ func fromSim(e sim.Event) (Event, string) {
 
 // convert is a sim event in the model's terms (an unknown name gets an
 // invalid Kind, which the model refuses).
-func convert(e sim.Event) Event {
-	me := Event{Kind: numKinds, Job: e.Job, Status: e.Status, HasError: e.HasError, Error: e.Error,
+func convert(e sim.Event) model.Event {
+	me := model.Event{Kind: model.EvUnknown, Job: e.Job, Status: e.Status, HasError: e.HasError, Error: e.Error,
 		Len: e.Len, Offset: e.Offset, Speed: e.Speed, Op: e.Operation, Action: string(e.Action)}
-	switch e.Name {
-	case sim.EventJobStatusChange:
-		me.Kind = EvStatus
-	case sim.EventBlockJobReady:
-		me.Kind = EvReady
-	case sim.EventBlockJobCompleted:
-		me.Kind = EvCompleted
-	case sim.EventBlockJobCancelled:
-		me.Kind = EvCancelled
-	case sim.EventBlockJobPending:
-		me.Kind = EvPending
-	case sim.EventBlockJobError:
-		me.Kind = EvError
+	if k, ok := kindOfEvent[e.Name]; ok {
+		me.Kind = k
 	}
 	return me
 }
+
+// kindOfEvent is modelKinds read backwards: the model's kind of a QMP event.
+var kindOfEvent = func() map[sim.EventName]model.Kind {
+	m := make(map[sim.EventName]model.Kind, len(modelKinds))
+	for k, name := range modelKinds {
+		m[name] = k
+	}
+	return m
+}()
 
 // probe wraps the test driver so that its callbacks join the event stream
 // in order: the model and I9 judge when graph changes happen.
@@ -174,7 +173,7 @@ type probe struct {
 }
 
 func (p *probe) call(j *sim.Job, name string) {
-	p.r.cur = append(p.r.cur, Event{Kind: EvCall, Job: j.ID(), Call: name})
+	p.r.cur = append(p.r.cur, model.Event{Kind: model.EvCall, Job: j.ID(), Call: name})
 }
 func (p *probe) Prepare(j *sim.Job) error           { p.call(j, "prepare"); return p.TestDriver.Prepare(j) }
 func (p *probe) Commit(j *sim.Job)                  { p.call(j, "commit"); p.TestDriver.Commit(j) }
@@ -200,7 +199,7 @@ func (r *Runner) observe(step int) error {
 	r.cur = nil
 	for i, e := range evs {
 		r.events = append(r.events, e)
-		if e.Kind != EvCall {
+		if e.Kind != model.EvCall {
 			r.Trace = append(r.Trace, e.String())
 		}
 		err := r.mod.Observe(e)
@@ -231,11 +230,11 @@ func sameErr(want, got error) string {
 	case want == nil:
 		return fmt.Sprintf("model: success; sim: %s %q", qerr.ClassOf(got), got.Error())
 	case got == nil:
-		var rf *Refusal
+		var rf *model.Refusal
 		errors.As(want, &rf)
 		return fmt.Sprintf("model: %s %q; sim: success", rf.Class, rf.Text)
 	}
-	var rf *Refusal
+	var rf *model.Refusal
 	if !errors.As(want, &rf) {
 		return "model error of unknown type: " + want.Error()
 	}
@@ -243,13 +242,6 @@ func sameErr(want, got error) string {
 		return fmt.Sprintf("model: %s %q; sim: %s %q", rf.Class, rf.Text, qerr.ClassOf(got), got.Error())
 	}
 	return ""
-}
-
-func errText(err error) string {
-	if err == nil {
-		return "ok"
-	}
-	return "error: " + err.Error()
 }
 
 var malformedIDs = []string{"", "1job", "j 0", "-j", "j/0", "é"}
@@ -264,7 +256,7 @@ func (r *Runner) freshID() string {
 	}
 }
 
-func (r *Runner) planID(p JobPlan) string {
+func (r *Runner) planID(p model.JobPlan) string {
 	switch p.IDKind {
 	case 1:
 		if len(r.ids) > 0 {
@@ -276,11 +268,11 @@ func (r *Runner) planID(p JobPlan) string {
 	return r.freshID()
 }
 
-func (r *Runner) jobID(a Action) string {
+func (r *Runner) jobID(a model.Action) string {
 	switch a.Target {
-	case TargetUnknown:
+	case model.TargetUnknown:
 		return "ghost"
-	case TargetMalformed:
+	case model.TargetMalformed:
 		return malformedIDs[mod(a.Job, len(malformedIDs))]
 	}
 	if len(r.ids) == 0 {
@@ -293,7 +285,7 @@ var blockTypes = map[string]bool{"backup": true, "mirror": true, "commit": true,
 
 // specs turns a plan into the sim test-driver script and the model's spec
 // of the same job.
-func planSpecs(p JobPlan, id string, txn int) (sim.TestSpec, Spec) {
+func planSpecs(p model.JobPlan, id string, txn int) (sim.TestSpec, model.Spec) {
 	if p.Type == "" {
 		p.Type = "backup"
 	}
@@ -312,7 +304,7 @@ func planSpecs(p JobPlan, id string, txn int) (sim.TestSpec, Spec) {
 	failText := ""
 	if p.FailAt > 0 {
 		ts.FailErrno = sim.EIO
-		failText = strerror(5)
+		failText = model.Strerror(5)
 		if p.FailAt%2 == 0 {
 			ts.FailMsg = fmt.Sprintf("slice %d failed", p.FailAt)
 			failText = ts.FailMsg
@@ -323,7 +315,7 @@ func planSpecs(p JobPlan, id string, txn int) (sim.TestSpec, Spec) {
 		ioErrno = 28
 		ts.IOErrno = sim.ENOSPC
 	}
-	prepareText := strerror(22)
+	prepareText := model.Strerror(22)
 	if p.PrepareFails {
 		ts.PrepareErr = &sim.JobError{Errno: sim.EINVAL}
 		if p.Steps%2 == 1 {
@@ -332,7 +324,7 @@ func planSpecs(p JobPlan, id string, txn int) (sim.TestSpec, Spec) {
 			prepareText = ts.PrepareErr.Msg
 		}
 	}
-	s := Spec{ID: id, Type: p.Type, Block: block, Txn: txn,
+	s := model.Spec{ID: id, Type: p.Type, Block: block, Txn: txn,
 		AutoFinalize: !p.ManualFinalize, AutoDismiss: !p.ManualDismiss, Speed: p.Speed,
 		Ready: p.Ready, HasPrepare: true, HasComplete: true,
 		PrepareFails: p.PrepareFails, PrepareText: prepareText}
@@ -348,9 +340,9 @@ func planSpecs(p JobPlan, id string, txn int) (sim.TestSpec, Spec) {
 				op = "read"
 			}
 			action := errorAction(string(ts.OnError), p.NoSpace)
-			s.IOError = &IOError{Op: op, Action: action, NoSpace: p.NoSpace}
+			s.IOError = &model.IOError{Op: op, Action: action, NoSpace: p.NoSpace}
 			if action == "report" {
-				s.Fails, s.FailText = true, strerror(ioErrno)
+				s.Fails, s.FailText = true, model.Strerror(ioErrno)
 				break
 			}
 		}
@@ -375,12 +367,12 @@ func errorAction(policy string, enospc bool) string {
 
 // Do executes one action on both sides and runs every check. It returns
 // the first violation.
-func (r *Runner) Do(a Action) (err error) {
+func (r *Runner) Do(a model.Action) (err error) {
 	step := r.Steps + 1
 	r.Steps++
 	r.events = r.events[:0]
 	r.payload = r.payload[:0]
-	obs := &Obs{Step: step, Action: a, Hist: r.hist, Model: r.mod, PrevJobs: r.prevJobs, PrevBlock: r.prevBlock}
+	obs := &model.Obs{Step: step, Action: a, Hist: r.hist, Model: r.mod, PrevJobs: r.prevJobs, PrevBlock: r.prevBlock}
 	rec := StepRecord{Step: step}
 	defer func() {
 		if p := recover(); p != nil {
@@ -435,7 +427,7 @@ func (r *Runner) Do(a Action) (err error) {
 		obs.DataErr = r.checkData(obs)
 		obs.BitmapErr = r.checkBitmaps(obs)
 	}
-	for _, inv := range Catalogue {
+	for _, inv := range model.Catalogue {
 		if inv.Check == nil || modelErr != nil && inv.ID == "I18" {
 			continue // I18 compares with the model's truth
 		}
@@ -451,7 +443,7 @@ func (r *Runner) Do(a Action) (err error) {
 	if modelErr != nil {
 		return modelErr
 	}
-	r.hist.apply(obs)
+	r.hist.Apply(obs)
 	r.prevJobs, r.prevBlock = obs.Jobs, obs.Block
 	// A drained section of a job that is gone ends with it; a new job
 	// reusing the id starts without one.
@@ -463,18 +455,29 @@ func (r *Runner) Do(a Action) (err error) {
 	return nil
 }
 
-func (r *Runner) exec(a Action, obs *Obs, rec *StepRecord, step int) error {
+// existingJob names the action's job in rec ("op id") and returns it; ok
+// is false, and the step marked skipped, when sim or the model has no such
+// job.
+func (r *Runner) existingJob(op string, a model.Action, rec *StepRecord) (string, *sim.Job, bool) {
+	id := r.jobID(model.Action{Job: a.Job})
+	rec.Desc, rec.Jobs = op+" "+id, []string{id}
+	j := r.simJobs[id]
+	if j == nil || r.mod.Job(id) == nil {
+		rec.Desc += " (no such job: skipped)"
+		return id, nil, false
+	}
+	return id, j, true
+}
+
+func (r *Runner) exec(a model.Action, obs *model.Obs, rec *StepRecord, step int) error {
 	switch a.Op {
-	case OpNoop:
+	case model.OpNoop:
 		rec.Desc = "settle"
-	case OpCreate:
+	case model.OpCreate:
 		return r.create(a, obs, rec, step)
-	case OpStart:
-		id := r.jobID(Action{Job: a.Job})
-		rec.Desc, rec.Jobs = "start "+id, []string{id}
-		j := r.simJobs[id]
-		if j == nil || r.mod.Job(id) == nil {
-			rec.Desc += " (no such job: skipped)"
+	case model.OpStart:
+		id, j, ok := r.existingJob("start", a, rec)
+		if !ok {
 			return nil
 		}
 		merr := r.mod.Start(id)
@@ -482,27 +485,24 @@ func (r *Runner) exec(a Action, obs *Obs, rec *StepRecord, step int) error {
 		if (merr == nil) != (serr == nil) {
 			return &Violation{ID: "M", Step: step, Detail: fmt.Sprintf("start %s: model %v, sim %v", id, merr, serr)}
 		}
-		rec.Desc += " -> " + errText(serr)
+		rec.Desc += " -> " + model.ErrText(serr)
 		return r.observe(step)
-	case OpVerb:
+	case model.OpVerb:
 		return r.verb(a, obs, rec, step)
-	case OpAdvance:
+	case model.OpAdvance:
 		rec.Desc = fmt.Sprintf("advance %dns", a.Ns)
 		r.sim.Advance(a.Ns)
-	case OpDrainBegin:
-		id := r.jobID(Action{Job: a.Job})
-		rec.Desc, rec.Jobs = "drain-begin "+id, []string{id}
-		j := r.simJobs[id]
-		if j == nil || r.mod.Job(id) == nil {
-			rec.Desc += " (no such job: skipped)"
+	case model.OpDrainBegin:
+		id, j, ok := r.existingJob("drain-begin", a, rec)
+		if !ok {
 			return nil
 		}
 		r.drains[id]++
 		r.mod.DrainBegin(id)
 		r.sim.DrainBegin(j)
 		return r.observe(step)
-	case OpDrainEnd:
-		id := r.jobID(Action{Job: a.Job})
+	case model.OpDrainEnd:
+		id := r.jobID(model.Action{Job: a.Job})
 		rec.Desc, rec.Jobs = "drain-end "+id, []string{id}
 		if r.drains[id] == 0 {
 			rec.Desc += " (no drain open: skipped)"
@@ -516,28 +516,28 @@ func (r *Runner) exec(a Action, obs *Obs, rec *StepRecord, step int) error {
 		r.mod.DrainEnd(id)
 		r.sim.DrainEnd(r.simJobs[id])
 		return r.observe(step)
-	case OpDisconnect:
+	case model.OpDisconnect:
 		i := mod(a.Mon, len(r.mons))
 		rec.Desc = fmt.Sprintf("monitor %d disconnects", i)
 		r.mons[i].Disconnect()
 		r.monOn[i] = false
-	case OpWrite, OpFault, OpBitmap:
-		id := r.jobID(Action{Job: a.Job})
+	case model.OpWrite, model.OpFault, model.OpBitmap:
+		id := r.jobID(model.Action{Job: a.Job})
 		rec.Jobs = []string{id}
 		if r.g == nil {
 			rec.Desc = a.Op.String() + " (not in block mode: skipped)"
 			return nil
 		}
 		switch a.Op {
-		case OpWrite:
+		case model.OpWrite:
 			rec.Desc = r.guestWrite(id)
-		case OpFault:
+		case model.OpFault:
 			rec.Desc = r.armFault(id, a.Force)
 		default:
 			rec.Desc, obs.BusyErr = r.bitmapOp(id, a.Mon)
 		}
 		return r.observe(step)
-	case OpConnect:
+	case model.OpConnect:
 		i := mod(a.Mon, len(r.mons))
 		rec.Desc = fmt.Sprintf("monitor %d connects", i)
 		r.mons[i].Connect()
@@ -547,32 +547,36 @@ func (r *Runner) exec(a Action, obs *Obs, rec *StepRecord, step int) error {
 	return nil
 }
 
-func (r *Runner) create(a Action, obs *Obs, rec *StepRecord, step int) error {
+// newGroup opens a grouped transaction for a creation of n > 1 jobs and
+// returns it with its group number; a single job gets neither (nil, 0).
+func (r *Runner) newGroup(n int) (*sim.Txn, int) {
+	if n <= 1 {
+		return nil, 0
+	}
+	r.group++
+	return r.sim.NewTxn(), r.group
+}
+
+func (r *Runner) create(a model.Action, obs *model.Obs, rec *StepRecord, step int) error {
 	plans := a.Jobs
 	if len(plans) == 0 {
-		plans = []JobPlan{{}}
+		plans = []model.JobPlan{{}}
 	}
 	if r.g != nil && plans[0].Real {
 		return r.createReal(slices.Clone(plans), obs, rec, step)
 	}
-	var simTxn *sim.Txn
-	gid := 0
-	if len(plans) > 1 {
-		simTxn = r.sim.NewTxn()
-		r.group++
-		gid = r.group
-	}
+	simTxn, gid := r.newGroup(len(plans))
 	var descs []string
 	var started []string
 	for _, p := range plans {
 		id := r.planID(p)
 		ts, spec := planSpecs(p, id, gid)
-		obs.Creates = append(obs.Creates, CreateTry{ID: id, Spec: spec})
+		obs.Creates = append(obs.Creates, model.CreateTry{ID: id, Spec: spec})
 		merr := r.mod.Create(spec)
 		sj, serr := r.sim.Create(sim.JobSpec{ID: id, Driver: &probe{TestDriver: sim.NewTestDriver(ts), r: r, lazy: p.Lazy && p.Ready}, Txn: simTxn,
 			ManualFinalize: p.ManualFinalize, ManualDismiss: !spec.AutoDismiss, Speed: p.Speed})
 		obs.Creates[len(obs.Creates)-1].Err = serr
-		descs = append(descs, fmt.Sprintf("%s [%s] -> %s", id, p, errText(serr)))
+		descs = append(descs, fmt.Sprintf("%s [%s] -> %s", id, p, model.ErrText(serr)))
 		rec.Jobs = append(rec.Jobs, id)
 		if d := sameErr(merr, serr); d != "" {
 			return &Violation{ID: "M", Step: step, Detail: fmt.Sprintf("create %s: %s", id, d)}
@@ -613,11 +617,11 @@ func (r *Runner) create(a Action, obs *Obs, rec *StepRecord, step int) error {
 	return nil
 }
 
-func (r *Runner) verb(a Action, obs *Obs, rec *StepRecord, step int) error {
+func (r *Runner) verb(a model.Action, obs *model.Obs, rec *StepRecord, step int) error {
 	id := r.jobID(a)
-	block := a.Block || a.Verb == fsm.VerbSetSpeed
-	cmd := commandName(a.Verb, block)
-	vt := &VerbTry{Cmd: cmd, Verb: a.Verb, Block: block, ID: id, Force: a.Force || !block, Speed: a.Speed}
+	sc := sim.VerbCommand{Verb: a.Verb, Block: a.Block, ID: id, Force: a.Force, Speed: a.Speed}
+	block, cmd := sc.IsBlock(), sc.Name()
+	vt := &model.VerbTry{Cmd: cmd, Verb: a.Verb, Block: block, ID: id, Force: a.Force || !block, Speed: a.Speed}
 	for _, q := range r.prevJobs {
 		if q.ID == id {
 			vt.Found, vt.Before = true, q.Status
@@ -640,55 +644,12 @@ func (r *Runner) verb(a Action, obs *Obs, rec *StepRecord, step int) error {
 	if lerr != nil {
 		merr = lerr
 	} else {
-		switch a.Verb {
-		case fsm.VerbPause:
-			merr = r.mod.Pause(mj)
-		case fsm.VerbResume:
-			merr = r.mod.Resume(mj)
-		case fsm.VerbCancel:
-			merr = r.mod.Cancel(mj, block, a.Force)
-		case fsm.VerbComplete:
-			merr = r.mod.Complete(mj)
-		case fsm.VerbFinalize:
-			merr = r.mod.Finalize(mj)
-		case fsm.VerbDismiss:
-			merr = r.mod.Dismiss(mj)
-		case fsm.VerbSetSpeed:
-			merr = r.mod.SetSpeed(mj, a.Speed)
-		}
+		merr = r.mod.Verb(mj, a)
 	}
 
-	var serr error
-	if a.Verb == fsm.VerbCancel && block {
-		serr = r.sim.BlockJobCancel(id, a.Force)
-	} else {
-		var j *sim.Job
-		if block {
-			j, serr = r.sim.FindBlockJob(id)
-		} else {
-			j, serr = r.sim.FindJob(id)
-		}
-		if serr == nil {
-			switch a.Verb {
-			case fsm.VerbPause:
-				serr = r.sim.Pause(j)
-			case fsm.VerbResume:
-				serr = r.sim.Resume(j)
-			case fsm.VerbCancel:
-				serr = r.sim.Cancel(j, true)
-			case fsm.VerbComplete:
-				serr = r.sim.Complete(j)
-			case fsm.VerbFinalize:
-				serr = r.sim.Finalize(j)
-			case fsm.VerbDismiss:
-				serr = r.sim.Dismiss(j)
-			case fsm.VerbSetSpeed:
-				serr = r.sim.SetSpeed(j, a.Speed)
-			}
-		}
-	}
+	serr := r.sim.Apply(sc)
 	vt.Err = serr
-	rec.Desc = args + " -> " + errText(serr)
+	rec.Desc = args + " -> " + model.ErrText(serr)
 	if d := sameErr(merr, serr); d != "" {
 		return &Violation{ID: "M", Step: step, Detail: fmt.Sprintf("%s: %s", args, d)}
 	}
@@ -704,25 +665,10 @@ func (r *Runner) verb(a Action, obs *Obs, rec *StepRecord, step int) error {
 	return nil
 }
 
-// QJob is one query-jobs entry as the harness reads it.
-type QJob struct {
-	ID              string
-	Type            string
-	Status          fsm.Status
-	Current, Total  int64
-	Error           *string
-	PauseCount      int
-	UserPaused      bool
-	TxnMemberStatus []fsm.Status // statuses of the job's transaction members (incl. itself)
-}
-
-// QBlock is one query-block-jobs entry.
-type QBlock = sim.BlockJobInfo
-
-func (r *Runner) query() ([]QJob, []QBlock) {
-	var jobs []QJob
+func (r *Runner) query() ([]model.QJob, []model.QBlock) {
+	var jobs []model.QJob
 	for _, in := range r.sim.QueryJobs() {
-		q := QJob{ID: in.ID, Type: string(in.Type), Status: in.Status, Current: in.CurrentProgress,
+		q := model.QJob{ID: in.ID, Type: string(in.Type), Status: in.Status, Current: in.CurrentProgress,
 			Total: in.TotalProgress, Error: in.Error}
 		if j := r.sim.Job(in.ID); j != nil {
 			q.PauseCount, q.UserPaused = j.PauseCount(), j.UserPaused()
@@ -737,37 +683,37 @@ func (r *Runner) query() ([]QJob, []QBlock) {
 	return jobs, r.sim.QueryBlockJobs()
 }
 
-func (r *Runner) compareQueries(o *Obs, step int) error {
+func (r *Runner) compareQueries(o *model.Obs, step int) error {
 	gotErr := map[string]*string{}
-	var got []JobInfo
+	var got []model.JobInfo
 	for _, q := range o.Jobs {
 		gotErr[q.ID] = q.Error
-		got = append(got, JobInfo{ID: q.ID, Type: q.Type, Status: q.Status.String(), Error: q.Error})
+		got = append(got, model.JobInfo{ID: q.ID, Type: q.Type, Status: q.Status.String(), Error: q.Error})
 	}
 	want := r.mod.QueryJobs(gotErr)
 	if got == nil {
-		got = []JobInfo{}
+		got = []model.JobInfo{}
 	}
 	// cmp.Diff only when they differ: it is slow, and this runs every step.
-	if !slices.EqualFunc(want, got, func(a, b JobInfo) bool {
-		return a.ID == b.ID && a.Type == b.Type && a.Status == b.Status && eqStrPtr(a.Error, b.Error)
+	if !slices.EqualFunc(want, got, func(a, b model.JobInfo) bool {
+		return a.ID == b.ID && a.Type == b.Type && a.Status == b.Status && model.SameText(a.Error, b.Error)
 	}) {
 		d := cmp.Diff(want, got)
 		return &Violation{ID: "M", Step: step, Detail: "query-jobs (-model +sim):\n" + d}
 	}
 	gotBErr := map[string]*string{}
-	gotB := []BlockJobInfo{}
+	gotB := []model.BlockJobInfo{}
 	for _, b := range o.Block {
 		gotBErr[b.Device] = b.Error
-		gotB = append(gotB, BlockJobInfo{Type: b.Type, Device: b.Device, Status: b.Status.String(), Ready: b.Ready,
+		gotB = append(gotB, model.BlockJobInfo{Type: b.Type, Device: b.Device, Status: b.Status.String(), Ready: b.Ready,
 			Paused: b.Paused, Speed: b.Speed, IOStatus: string(b.IOStatus), AutoFinalize: b.AutoFinalize,
 			AutoDismiss: b.AutoDismiss, Error: b.Error})
 	}
 	wantB := r.mod.QueryBlockJobs(gotBErr)
-	if !slices.EqualFunc(wantB, gotB, func(a, b BlockJobInfo) bool {
+	if !slices.EqualFunc(wantB, gotB, func(a, b model.BlockJobInfo) bool {
 		e := a.Error
 		a.Error = b.Error
-		return a == b && eqStrPtr(e, b.Error)
+		return a == b && model.SameText(e, b.Error)
 	}) {
 		d := cmp.Diff(wantB, gotB)
 		return &Violation{ID: "M", Step: step, Detail: "query-block-jobs (-model +sim):\n" + d}
@@ -777,10 +723,10 @@ func (r *Runner) compareQueries(o *Obs, step int) error {
 
 // checkMonitors is invariant I18's event half: a connected monitor got
 // exactly this step's events, a disconnected one none.
-func (r *Runner) checkMonitors(o *Obs, step int) error {
+func (r *Runner) checkMonitors(o *model.Obs, step int) error {
 	var qmp []string
 	for _, e := range o.Events {
-		if e.Kind != EvCall {
+		if e.Kind != model.EvCall {
 			qmp = append(qmp, e.String())
 		}
 	}
@@ -807,7 +753,7 @@ func (r *Runner) checkMonitors(o *Obs, step int) error {
 func (r *Runner) Finish() error {
 	for i := range r.mons {
 		if !r.monOn[i] {
-			if err := r.Do(Action{Op: OpConnect, Mon: i}); err != nil {
+			if err := r.Do(model.Action{Op: model.OpConnect, Mon: i}); err != nil {
 				return err
 			}
 		}
@@ -817,22 +763,22 @@ func (r *Runner) Finish() error {
 		if len(r.mod.Jobs()) == 0 && r.sim.Idle() {
 			break
 		}
-		var acts []Action
+		var acts []model.Action
 		for id, n := range r.drains {
 			if n > 0 && idx(id) >= 0 {
-				acts = append(acts, Action{Op: OpDrainEnd, Job: idx(id)})
+				acts = append(acts, model.Action{Op: model.OpDrainEnd, Job: idx(id)})
 			}
 		}
-		slices.SortFunc(acts, func(a, b Action) int { return a.Job - b.Job })
+		slices.SortFunc(acts, func(a, b model.Action) int { return a.Job - b.Job })
 		for _, j := range r.mod.Jobs() {
 			k := idx(j.ID)
 			if k < 0 {
 				continue
 			}
-			v := Action{Op: OpVerb, Job: k}
+			v := model.Action{Op: model.OpVerb, Job: k}
 			switch {
 			case j.Status == fsm.Created && !j.Started:
-				acts = append(acts, Action{Op: OpStart, Job: k})
+				acts = append(acts, model.Action{Op: model.OpStart, Job: k})
 				continue
 			case j.UserPaused:
 				v.Verb = fsm.VerbResume
@@ -850,7 +796,7 @@ func (r *Runner) Finish() error {
 			}
 			acts = append(acts, v)
 		}
-		acts = append(acts, Action{Op: OpAdvance, Ns: 20 * stepNS})
+		acts = append(acts, model.Action{Op: model.OpAdvance, Ns: 20 * stepNS})
 		for _, a := range acts {
 			if err := r.Do(a); err != nil {
 				return err
@@ -861,20 +807,6 @@ func (r *Runner) Finish() error {
 		return &Violation{ID: "I15", Step: r.Steps, Detail: fmt.Sprintf("after the drain-down %d job(s) remain (sim lists %d, idle=%v)", n, len(r.prevJobs), r.sim.Idle())}
 	}
 	return nil
-}
-
-func eqStrPtr(a, b *string) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
-
-func eqQJob(a, b QJob) bool {
-	return a.ID == b.ID && a.Type == b.Type && a.Status == b.Status && a.Current == b.Current &&
-		a.Total == b.Total && eqStrPtr(a.Error, b.Error) && a.PauseCount == b.PauseCount &&
-		a.UserPaused == b.UserPaused && slices.Equal(a.TxnMemberStatus, b.TxnMemberStatus)
-}
-
-func eqQBlock(a, b QBlock) bool {
-	ea, eb := a.Error, b.Error
-	a.Error, b.Error = nil, nil
-	return a == b && eqStrPtr(ea, eb)
 }
 
 // mod is k mod n in [0, n), for indices read from files.

@@ -1,10 +1,12 @@
-package model
+package harness
 
 import (
 	"errors"
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/jobfsm/jobfsm/model"
 )
 
 // Report is the outcome of a random campaign.
@@ -28,11 +30,11 @@ type Failure struct {
 	Violation *Violation
 	// Actions is the minimized action list; Replay reproduces
 	// Violation.ID from it.
-	Actions       []Action
+	Actions       []model.Action
 	OriginalSteps int
 	// Replay is the minimized sequence, ready to save under
 	// testdata/regress once the bug is fixed.
-	Replay Sequence
+	Replay model.Sequence
 	// Log is the minimized run's step log; Timeline renders it per job.
 	Log      []StepRecord
 	Timeline string
@@ -58,7 +60,7 @@ func Campaign(seed uint64, sequences, steps int, progress func(done int)) (Repor
 	rep := Report{Seed: seed}
 	for i := range sequences {
 		simSeed := SimSeed(seed, i)
-		seq := Sequence{SimSeed: simSeed, Block: i%5 == 4}
+		seq := model.Sequence{SimSeed: simSeed, Block: i%5 == 4}
 		run := RunSequence
 		if seq.Block {
 			run = RunBlockSequence
@@ -69,7 +71,7 @@ func Campaign(seed uint64, sequences, steps int, progress func(done int)) (Repor
 		rep.InvariantChecks += r.Checks
 		if err == nil && i%10 == 0 {
 			rep.Replays++
-			r2, err2 := seq.Replay()
+			r2, err2 := ReplaySequence(seq)
 			rep.Steps += r2.Steps
 			rep.InvariantChecks += r2.Checks
 			if err2 == nil && !slices.Equal(r.Trace, r2.Trace) {
@@ -92,7 +94,7 @@ func Campaign(seed uint64, sequences, steps int, progress func(done int)) (Repor
 	return rep, nil
 }
 
-func failure(i int, seq Sequence, err error) *Failure {
+func failure(i int, seq model.Sequence, err error) *Failure {
 	var v *Violation
 	if !errors.As(err, &v) {
 		v = &Violation{ID: "?", Detail: err.Error()}
@@ -119,14 +121,14 @@ func failure(i int, seq Sequence, err error) *Failure {
 // still fails with the same invariant id. budget bounds the replays and
 // limit the time. It returns the smallest list found, the runner of its
 // final replay and that replay's error.
-func Minimize(seq Sequence, id string, budget int, limit time.Duration) (Sequence, *Runner, error) {
+func Minimize(seq model.Sequence, id string, budget int, limit time.Duration) (model.Sequence, *Runner, error) {
 	deadline := time.Now().Add(limit)
-	replay := func(c []Action) (*Runner, error) {
+	replay := func(c []model.Action) (*Runner, error) {
 		s := seq
 		s.Actions = c
-		return s.Replay()
+		return ReplaySequence(s)
 	}
-	fails := func(c []Action) bool {
+	fails := func(c []model.Action) bool {
 		if budget <= 0 || time.Now().After(deadline) {
 			return false
 		}
@@ -156,7 +158,7 @@ func Minimize(seq Sequence, id string, budget int, limit time.Duration) (Sequenc
 		}
 	}
 	for i := 0; i < len(cur); i++ {
-		if cur[i].Op != OpCreate {
+		if cur[i].Op != model.OpCreate {
 			continue
 		}
 		for k := 0; len(cur[i].Jobs) > 1 && k < len(cur[i].Jobs); {
@@ -173,4 +175,13 @@ func Minimize(seq Sequence, id string, budget int, limit time.Duration) (Sequenc
 	out := seq
 	out.Actions = cur
 	return out, r, err
+}
+
+// ReplaySequence runs the sequence on a fresh runner, then the drain-down.
+func ReplaySequence(s model.Sequence) (*Runner, error) {
+	r := NewRunner(s.SimSeed)
+	if s.Block {
+		r = NewBlockRunner(s.SimSeed)
+	}
+	return r, r.run(s.Actions)
 }

@@ -1,4 +1,4 @@
-package model
+package harness
 
 import (
 	"encoding/json"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/model"
 	"pgregory.net/rapid"
 )
 
@@ -43,7 +44,7 @@ func TestMain(m *testing.M) {
 	if seed == "0" {
 		seed = os.Getenv("RAPID_SEED")
 	}
-	fmt.Printf("model: rapid seed %s, %s checks (replay: go test ./model -run TestRandomSequences -rapid.seed=%s)\n",
+	fmt.Printf("model: rapid seed %s, %s checks (replay: go test ./model/harness -run TestRandomSequences -rapid.seed=%s)\n",
 		seed, flag.Lookup("rapid.checks").Value.String(), seed)
 	os.Exit(m.Run())
 }
@@ -114,7 +115,7 @@ func TestReplayIsDeterministic(t *testing.T) {
 		if err != nil {
 			t.Fatalf("sequence %d: %v\n%s", i, err, r.Timeline(nil))
 		}
-		r2, err := Sequence{SimSeed: simSeed, Block: i%3 == 2, Actions: acts}.Replay()
+		r2, err := ReplaySequence(model.Sequence{SimSeed: simSeed, Block: i%3 == 2, Actions: acts})
 		if err != nil {
 			t.Fatalf("sequence %d replay: %v", i, err)
 		}
@@ -128,13 +129,13 @@ func TestReplayIsDeterministic(t *testing.T) {
 }
 
 // readSequence loads a kept sequence file.
-func readSequence(t *testing.T, path string) Sequence {
+func readSequence(t *testing.T, path string) model.Sequence {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var s Sequence
+	var s model.Sequence
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
@@ -150,7 +151,7 @@ func TestRegressions(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			s := readSequence(t, f)
-			r, err := s.Replay()
+			r, err := ReplaySequence(s)
 			if err != nil {
 				t.Fatalf("%v\n%s", err, r.Timeline(nil))
 			}
@@ -243,10 +244,10 @@ func BenchmarkRandomSequence(b *testing.B) {
 func TestMinimizeShrinks(t *testing.T) {
 	s := readSequence(t, "testdata/regress/mirror_write_while_pending_lost.json")
 	s.Want = "planted"
-	saved := Catalogue
-	t.Cleanup(func() { Catalogue = saved })
-	Catalogue = append(slices.Clone(saved), Invariant{ID: s.Want, Check: func(o *Obs) error {
-		if o.Action.Op != OpWrite {
+	saved := model.Catalogue
+	t.Cleanup(func() { model.Catalogue = saved })
+	model.Catalogue = append(slices.Clone(saved), model.Invariant{ID: s.Want, Check: func(o *model.Obs) error {
+		if o.Action.Op != model.OpWrite {
 			return nil
 		}
 		for _, q := range o.PrevJobs {
@@ -260,11 +261,11 @@ func TestMinimizeShrinks(t *testing.T) {
 	padded.Actions = nil
 	for _, a := range s.Actions {
 		padded.Actions = append(padded.Actions, a,
-			Action{Op: OpCreate, Jobs: []JobPlan{{Type: "stream", Steps: 2}}, Start: true},
-			Action{Op: OpVerb, Verb: 1, Target: TargetUnknown},
-			Action{Op: OpDisconnect, Mon: 1})
+			model.Action{Op: model.OpCreate, Jobs: []model.JobPlan{{Type: "stream", Steps: 2}}, Start: true},
+			model.Action{Op: model.OpVerb, Verb: 1, Target: model.TargetUnknown},
+			model.Action{Op: model.OpDisconnect, Mon: 1})
 	}
-	if _, err := padded.Replay(); err == nil {
+	if _, err := ReplaySequence(padded); err == nil {
 		t.Fatal("the padded sequence does not fail")
 	}
 	small, r, err := Minimize(padded, s.Want, 2000, time.Minute)
@@ -284,11 +285,11 @@ func TestSequenceJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := json.Marshal(Sequence{SimSeed: 3, Block: true, Actions: acts})
+	b, err := json.Marshal(model.Sequence{SimSeed: 3, Block: true, Actions: acts})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var back Sequence
+	var back model.Sequence
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +303,7 @@ func TestSequenceJSON(t *testing.T) {
 		`{"actions":[{"op":"verb","verb":"pause","job":-1}]}`,
 		`{"actions":[{"op":"verb","verb":"pause","target":7}]}`,
 	} {
-		var s Sequence
+		var s model.Sequence
 		if err := json.Unmarshal([]byte(bad), &s); err == nil {
 			t.Errorf("accepted %s", bad)
 		}

@@ -1,12 +1,14 @@
 //go:build jobfsm_mutation
 
-package model
+package harness
 
 import (
 	"encoding/json"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/jobfsm/jobfsm/model"
 )
 
 // TestFailureReportPlanted: a campaign failure is minimized, replayable,
@@ -27,11 +29,11 @@ func TestFailureReportPlanted(t *testing.T) {
 	  {"op": "verb", "verb": "pause"},
 	  {"op": "advance", "ns": 1000000}
 	]}`
-	var s Sequence
+	var s model.Sequence
 	if err := json.Unmarshal([]byte(seq), &s); err != nil {
 		t.Fatal(err)
 	}
-	_, err := s.Replay()
+	_, err := ReplaySequence(s)
 	if err == nil {
 		t.Fatal("the planted bug was not exposed by the sequence")
 	}
@@ -42,12 +44,12 @@ func TestFailureReportPlanted(t *testing.T) {
 	if len(f.Actions) >= len(s.Actions) {
 		t.Errorf("minimizing kept %d of %d actions", len(f.Actions), len(s.Actions))
 	}
-	for _, want := range []string{"counterexample: sequence 7", "per-job timeline:", "  j0:", ": I1"} {
+	for _, want := range []string{"counterexample: sequence 7", "j0: created -> ", "violation: ", ": I1"} {
 		if !strings.Contains(f.Timeline, want) {
 			t.Errorf("timeline lacks %q:\n%s", want, f.Timeline)
 		}
 	}
-	if _, err := f.Replay.Replay(); err == nil {
+	if _, err := ReplaySequence(f.Replay); err == nil {
 		t.Error("the minimized sequence does not fail")
 	}
 }

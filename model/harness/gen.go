@@ -1,4 +1,4 @@
-package model
+package harness
 
 import (
 	"fmt"
@@ -6,6 +6,9 @@ import (
 	"strings"
 
 	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/model"
+	"github.com/jobfsm/jobfsm/sim"
+	"github.com/jobfsm/jobfsm/timeline"
 )
 
 // Source supplies the generator's choices. Intn returns a value in [0, n);
@@ -37,8 +40,19 @@ var (
 	genAdvance  = []int64{0, stepNS / 2, stepNS, 2 * stepNS, 5 * stepNS, 20 * stepNS}
 )
 
-func genPlan(src Source) JobPlan {
-	p := JobPlan{Type: genTypes[src.Intn(len(genTypes))]}
+// drawID picks the plan's id: mostly fresh, sometimes one already used,
+// rarely a malformed one.
+func drawID(src Source, p *model.JobPlan) {
+	switch k := src.Intn(20); {
+	case k == 19:
+		p.IDKind, p.IDRef = 2, src.Intn(len(malformedIDs))
+	case k >= 17:
+		p.IDKind, p.IDRef = 1, src.Intn(8)
+	}
+}
+
+func genPlan(src Source) model.JobPlan {
+	p := model.JobPlan{Type: genTypes[src.Intn(len(genTypes))]}
 	if (p.Type == "mirror" || p.Type == "commit") && src.Intn(3) != 0 {
 		p.Ready = true
 		p.Lazy = src.Intn(2) == 1
@@ -62,17 +76,12 @@ func genPlan(src Source) JobPlan {
 	case 11:
 		p.Speed = -1
 	}
-	switch k := src.Intn(20); {
-	case k == 19:
-		p.IDKind, p.IDRef = 2, src.Intn(len(malformedIDs))
-	case k >= 17:
-		p.IDKind, p.IDRef = 1, src.Intn(8)
-	}
+	drawID(src, &p)
 	return p
 }
 
-func genRealPlan(src Source) JobPlan {
-	p := JobPlan{Real: true, Type: []string{"backup", "mirror", "commit", "stream"}[src.Intn(4)]}
+func genRealPlan(src Source) model.JobPlan {
+	p := model.JobPlan{Real: true, Type: []string{"backup", "mirror", "commit", "stream"}[src.Intn(4)]}
 	p.Active = p.Type == "commit" && src.Intn(2) == 1
 	p.ManualFinalize = src.Intn(3) == 1
 	p.ManualDismiss = src.Intn(3) == 1
@@ -84,19 +93,14 @@ func genRealPlan(src Source) JobPlan {
 		p.BitmapMode = []string{"on-success", "always", "never"}[src.Intn(3)]
 		p.SyncBitmap = src.Intn(2) == 1
 	}
-	switch k := src.Intn(20); {
-	case k == 19:
-		p.IDKind, p.IDRef = 2, src.Intn(len(malformedIDs))
-	case k >= 17:
-		p.IDKind, p.IDRef = 1, src.Intn(8)
-	}
+	drawID(src, &p)
 	return p
 }
 
 // NextAction draws one action. It looks at the runner's state only to
 // make good choices likely (verbs the job's status accepts, starting a job
 // that is created); wrong and unknown targets stay possible throughout.
-func NextAction(src Source, r *Runner) Action {
+func NextAction(src Source, r *Runner) model.Action {
 	n := len(r.ids)
 	pickJob := func() int {
 		if n == 0 {
@@ -119,34 +123,34 @@ func NextAction(src Source, r *Runner) Action {
 		// Block mode: guest writes, faults and real jobs besides the rest.
 		switch src.Intn(12) {
 		case 1:
-			return Action{Op: OpWrite, Job: pickJob()}
+			return model.Action{Op: model.OpWrite, Job: pickJob()}
 		case 2:
-			return Action{Op: OpFault, Job: pickJob(), Force: src.Intn(3) == 2} // Force: disarm
+			return model.Action{Op: model.OpFault, Job: pickJob(), Force: src.Intn(3) == 2} // Force: disarm
 		case 3:
-			return Action{Op: OpCreate, Jobs: []JobPlan{genRealPlan(src)}}
+			return model.Action{Op: model.OpCreate, Jobs: []model.JobPlan{genRealPlan(src)}}
 		case 4:
-			return Action{Op: OpCreate, Jobs: []JobPlan{genRealPlan(src), genRealPlan(src)}}
+			return model.Action{Op: model.OpCreate, Jobs: []model.JobPlan{genRealPlan(src), genRealPlan(src)}}
 		case 5:
-			return Action{Op: OpBitmap, Job: pickJob(), Mon: src.Intn(len(bitmapOps))}
+			return model.Action{Op: model.OpBitmap, Job: pickJob(), Mon: src.Intn(len(bitmapOps))}
 		case 6:
-			p := JobPlan{Real: true, Type: "backup", Chain: true, ChainRef: src.Intn(8),
+			p := model.JobPlan{Real: true, Type: "backup", Chain: true, ChainRef: src.Intn(8),
 				ManualFinalize: src.Intn(3) == 1, ManualDismiss: src.Intn(3) == 1,
 				OnError: genPolicies[src.Intn(len(genPolicies))]}
-			return Action{Op: OpCreate, Jobs: []JobPlan{p}}
+			return model.Action{Op: model.OpCreate, Jobs: []model.JobPlan{p}}
 		}
 	}
 	switch k := src.Intn(100); {
 	case k < 2:
-		return Action{Op: OpNoop}
+		return model.Action{Op: model.OpNoop}
 	case k < 12:
-		return Action{Op: OpCreate, Jobs: []JobPlan{genPlan(src)}, Start: src.Intn(4) != 3}
+		return model.Action{Op: model.OpCreate, Jobs: []model.JobPlan{genPlan(src)}, Start: src.Intn(4) != 3}
 	case k < 17:
 		size := 2 + src.Intn(2)
-		plans := make([]JobPlan, size)
+		plans := make([]model.JobPlan, size)
 		for i := range plans {
 			plans[i] = genPlan(src)
 		}
-		return Action{Op: OpCreate, Jobs: plans, Start: src.Intn(5) != 4}
+		return model.Action{Op: model.OpCreate, Jobs: plans, Start: src.Intn(5) != 4}
 	case k < 22:
 		var created []int
 		for i, id := range r.ids {
@@ -155,23 +159,23 @@ func NextAction(src Source, r *Runner) Action {
 			}
 		}
 		if len(created) > 0 && src.Intn(4) != 3 {
-			return Action{Op: OpStart, Job: created[src.Intn(len(created))]}
+			return model.Action{Op: model.OpStart, Job: created[src.Intn(len(created))]}
 		}
-		return Action{Op: OpStart, Job: pickJob()}
+		return model.Action{Op: model.OpStart, Job: pickJob()}
 	case k < 70:
-		a := Action{Op: OpVerb}
+		a := model.Action{Op: model.OpVerb}
 		switch t := src.Intn(20); {
 		case t == 18:
-			a.Target = TargetUnknown
+			a.Target = model.TargetUnknown
 		case t == 19:
-			a.Target, a.Job = TargetMalformed, src.Intn(len(malformedIDs))
+			a.Target, a.Job = model.TargetMalformed, src.Intn(len(malformedIDs))
 		}
-		if a.Target == TargetJob {
+		if a.Target == model.TargetJob {
 			a.Job = pickJob()
 		}
 		var ok []fsm.Verb
 		var tricky bool
-		if a.Target == TargetJob && n > 0 {
+		if a.Target == model.TargetJob && n > 0 {
 			if j := r.mod.Job(r.ids[a.Job%n]); j != nil {
 				for _, v := range fsm.Verbs() {
 					if fsm.Permits(j.Status, v) {
@@ -200,9 +204,9 @@ func NextAction(src Source, r *Runner) Action {
 		}
 		return a
 	case k < 86:
-		return Action{Op: OpAdvance, Ns: genAdvance[src.Intn(len(genAdvance))]}
+		return model.Action{Op: model.OpAdvance, Ns: genAdvance[src.Intn(len(genAdvance))]}
 	case k < 90:
-		return Action{Op: OpDrainBegin, Job: pickJob()}
+		return model.Action{Op: model.OpDrainBegin, Job: pickJob()}
 	case k < 94:
 		var open []int
 		for i, id := range r.ids {
@@ -211,31 +215,31 @@ func NextAction(src Source, r *Runner) Action {
 			}
 		}
 		if len(open) > 0 {
-			return Action{Op: OpDrainEnd, Job: open[src.Intn(len(open))]}
+			return model.Action{Op: model.OpDrainEnd, Job: open[src.Intn(len(open))]}
 		}
-		return Action{Op: OpDrainEnd, Job: pickJob()}
+		return model.Action{Op: model.OpDrainEnd, Job: pickJob()}
 	case k < 97:
-		return Action{Op: OpDisconnect, Mon: src.Intn(2)}
+		return model.Action{Op: model.OpDisconnect, Mon: src.Intn(2)}
 	default:
-		return Action{Op: OpConnect, Mon: src.Intn(2)}
+		return model.Action{Op: model.OpConnect, Mon: src.Intn(2)}
 	}
 }
 
 // RunSequence runs steps drawn actions on a fresh runner with seed, then the
 // drain-down; it returns the runner, the actions executed and the first
 // violation.
-func RunSequence(seed uint64, steps int, src Source) (*Runner, []Action, error) {
+func RunSequence(seed uint64, steps int, src Source) (*Runner, []model.Action, error) {
 	return runSequence(NewRunner(seed), steps, src)
 }
 
 // RunBlockSequence is RunSequence in block mode (real jobs, guest writes,
 // faults).
-func RunBlockSequence(seed uint64, steps int, src Source) (*Runner, []Action, error) {
+func RunBlockSequence(seed uint64, steps int, src Source) (*Runner, []model.Action, error) {
 	return runSequence(NewBlockRunner(seed), steps, src)
 }
 
-func runSequence(r *Runner, steps int, src Source) (*Runner, []Action, error) {
-	var acts []Action
+func runSequence(r *Runner, steps int, src Source) (*Runner, []model.Action, error) {
+	var acts []model.Action
 	for range steps {
 		a := NextAction(src, r)
 		acts = append(acts, a)
@@ -248,12 +252,12 @@ func runSequence(r *Runner, steps int, src Source) (*Runner, []Action, error) {
 
 // Replay runs the given actions on a fresh runner with seed, then the
 // drain-down.
-func Replay(seed uint64, acts []Action) (*Runner, error) {
+func Replay(seed uint64, acts []model.Action) (*Runner, error) {
 	r := NewRunner(seed)
 	return r, r.run(acts)
 }
 
-func (r *Runner) run(acts []Action) error {
+func (r *Runner) run(acts []model.Action) error {
 	for _, a := range acts {
 		if err := r.Do(a); err != nil {
 			return err
@@ -262,71 +266,63 @@ func (r *Runner) run(acts []Action) error {
 	return r.Finish()
 }
 
-// Timeline renders what a run did: the actions in order, then every job's
-// own history (commands naming it and its events), then the violation.
+// Timeline renders what a run did with the timeline package's text table
+// (one column per job: its statuses, events and the commands naming it),
+// then the violation.
 func (r *Runner) Timeline(err error) string {
 	var b strings.Builder
-	b.WriteString("actions:\n")
-	for _, s := range r.Log {
-		fmt.Fprintf(&b, "  %3d  %s\n", s.Step, s.Desc)
-	}
-	var ids []string
-	seen := map[string]bool{}
-	per := map[string][]string{}
-	for _, s := range r.Log {
-		for _, id := range s.Jobs {
-			if !seen[id] {
-				seen[id] = true
-				ids = append(ids, id)
-			}
-		}
-		for _, e := range s.Events {
-			if !seen[e.Job] {
-				seen[e.Job] = true
-				ids = append(ids, e.Job)
-			}
-		}
-	}
-	for _, s := range r.Log {
-		evs := map[string][]string{}
-		for _, e := range s.Events {
-			t := e.String()
-			if e.Kind == EvStatus {
-				t = e.Status.String()
-			}
-			evs[e.Job] = append(evs[e.Job], t)
-		}
-		for _, id := range ids {
-			named := false
-			for _, x := range s.Jobs {
-				named = named || x == id
-			}
-			if !named && len(evs[id]) == 0 {
-				continue
-			}
-			line := fmt.Sprintf("  %3d  ", s.Step)
-			if named {
-				line += s.Desc
-			} else {
-				line += "(" + s.Desc + ")"
-			}
-			if len(evs[id]) > 0 {
-				line += "  =>  " + strings.Join(evs[id], ", ")
-			}
-			per[id] = append(per[id], line)
-		}
-	}
-	b.WriteString("per-job timeline:\n")
-	for _, id := range ids {
-		fmt.Fprintf(&b, "  %s:\n", id)
-		for _, l := range per[id] {
-			b.WriteString("  " + l + "\n")
-		}
+	if werr := timeline.Text(&b, TimelineRun("", r.Log)); werr != nil {
+		fmt.Fprintf(&b, "(timeline: %v)\n", werr)
 	}
 	if err != nil {
 		fmt.Fprintf(&b, "violation: %v\n", err)
 	}
 	return b.String()
+}
+
+// modelKinds maps the model's event kinds to QMP event names; driver
+// callbacks (EvCall) are not events and are left out of the picture.
+var modelKinds = map[model.Kind]sim.EventName{
+	model.EvStatus:    sim.EventJobStatusChange,
+	model.EvReady:     sim.EventBlockJobReady,
+	model.EvCompleted: sim.EventBlockJobCompleted,
+	model.EvCancelled: sim.EventBlockJobCancelled,
+	model.EvPending:   sim.EventBlockJobPending,
+	model.EvError:     sim.EventBlockJobError,
+}
+
+// TimelineRun turns a runner's log into a timeline: each action is a
+// command on the lane of the first job it names, followed by its events.
+// The model's log has no virtual time: entries are at time 0 and the step
+// number leads each command's label.
+func TimelineRun(title string, steps []StepRecord) timeline.Run {
+	r := timeline.Run{Title: title}
+	for _, st := range steps {
+		// The model writes "cmd args -> ok" or "cmd args -> error: TEXT".
+		desc, errText := st.Desc, ""
+		if i := strings.Index(desc, " -> error: "); i >= 0 {
+			desc, errText = desc[:i], desc[i+len(" -> error: "):]
+		} else {
+			desc = strings.TrimSuffix(desc, " -> ok")
+		}
+		c := timeline.Command{Op: fmt.Sprintf("%d:%s", st.Step, desc), EventSeq: len(r.Events), Error: errText}
+		if len(st.Jobs) > 0 {
+			c.Job = st.Jobs[0]
+		}
+		r.Commands = append(r.Commands, c)
+		for _, e := range st.Events {
+			name, ok := modelKinds[e.Kind]
+			if !ok {
+				continue
+			}
+			r.Events = append(r.Events, sim.Event{
+				Seq: uint64(len(r.Events)), Name: name, Job: e.Job, Status: e.Status,
+				Type: sim.TypeBackup, Len: e.Len, Offset: e.Offset, Speed: e.Speed,
+				Error: e.Error, HasError: e.HasError, Operation: e.Op, Action: sim.ErrorAction(e.Action),
+			})
+		}
+	}
+	return r
 }
 
 // ModelWalk is a random walk of the model alone (no implementation): it
@@ -335,11 +331,11 @@ func (r *Runner) Timeline(err error) string {
 // measures the model's own speed and checks it never contradicts itself
 // (every event it offers, it accepts). It returns the events judged.
 func ModelWalk(src Source, steps int) (int, error) {
-	m := New()
+	m := model.New()
 	var ids []string
 	events := 0
 	flush := func() error {
-		for len(m.expect) > 0 {
+		for len(m.Expecting()) > 0 {
 			e := m.Enabled()[0]
 			if err := m.Observe(e); err != nil {
 				return fmt.Errorf("model refuses its own required event %s: %w", e, err)
@@ -371,22 +367,18 @@ func ModelWalk(src Source, steps int) (int, error) {
 			if j == nil {
 				continue
 			}
-			switch fsm.Verb(src.Intn(7)) {
-			case fsm.VerbPause:
-				_ = m.Pause(j)
-			case fsm.VerbResume:
-				_ = m.Resume(j)
+			// Draw the arguments a verb takes, in the order the generator
+			// always drew them (block, then force), so that a seed's walk
+			// stays the same.
+			a := model.Action{Op: model.OpVerb, Verb: fsm.Verb(src.Intn(7))}
+			switch a.Verb {
 			case fsm.VerbCancel:
-				_ = m.Cancel(j, src.Intn(2) == 1, src.Intn(2) == 1)
-			case fsm.VerbComplete:
-				_ = m.Complete(j)
-			case fsm.VerbFinalize:
-				_ = m.Finalize(j)
-			case fsm.VerbDismiss:
-				_ = m.Dismiss(j)
+				a.Block = src.Intn(2) == 1
+				a.Force = src.Intn(2) == 1
 			case fsm.VerbSetSpeed:
-				_ = m.SetSpeed(j, int64(src.Intn(3))-1)
+				a.Speed = int64(src.Intn(3)) - 1
 			}
+			_ = m.Verb(j, a)
 		default:
 			if en := m.Enabled(); len(en) > 0 {
 				e := en[src.Intn(len(en))]

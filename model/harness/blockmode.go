@@ -1,4 +1,4 @@
-package model
+package harness
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/jobfsm/jobfsm/blockdev"
 	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/model"
 	"github.com/jobfsm/jobfsm/sim"
 	"github.com/jobfsm/jobfsm/sim/blockjob"
 )
@@ -33,7 +34,7 @@ type realJob struct {
 	// syncBitmap: an incremental backup (sync=bitmap): it copies the
 	// clusters dirty in B0 only and leaves the rest of the (blank) target.
 	syncBitmap bool
-	mj         *Job // the model's job
+	mj         *model.Job // the model's job
 	checked    bool
 
 	// A backup with the dirty bitmap "bm" of its device: its mode, the
@@ -110,7 +111,7 @@ func (r *Runner) fill(name string, k int) error {
 }
 
 // realNodes builds the nodes of one real job and its guest writer.
-func (r *Runner) realNodes(p JobPlan) (*realJob, error) {
+func (r *Runner) realNodes(p model.JobPlan) (*realJob, error) {
 	if p.Type == "backup" && p.Chain {
 		// The devices whose last backup is gone and still has its bitmap.
 		var cands []*devState
@@ -213,25 +214,25 @@ func (r *Runner) realNodes(p JobPlan) (*realJob, error) {
 // not observed; it may hit I/O errors (and fail by them) only while a fault
 // is armed on the node it writes: armed says one is at creation, armFault
 // allows it later (Model.AllowFailure).
-func realSpec(p JobPlan, id string, txn int, armed bool) Spec {
+func realSpec(p model.JobPlan, id string, txn int, armed bool) model.Spec {
 	ready := p.Type == "mirror" || p.Type == "commit" && p.Active
-	s := Spec{ID: id, Type: p.Type, Block: true, Txn: txn, AutoFinalize: !p.ManualFinalize, AutoDismiss: !p.ManualDismiss,
+	s := model.Spec{ID: id, Type: p.Type, Block: true, Txn: txn, AutoFinalize: !p.ManualFinalize, AutoDismiss: !p.ManualDismiss,
 		Speed: p.Speed, Ready: ready, HasComplete: ready, DrainsOnExit: ready, NoCalls: true}
 	if armed {
-		s.MayFail, s.FailTexts, s.IOError = true, []string{strerror(5)}, faultError(p.OnError)
+		s.MayFail, s.FailTexts, s.IOError = true, []string{model.Strerror(5)}, faultError(p.OnError)
 	}
 	return s
 }
 
 // faultError is what an injected EIO makes a real job do under policy.
-func faultError(policy string) *IOError {
+func faultError(policy string) *model.IOError {
 	if policy == "" {
 		policy = "report"
 	}
-	return &IOError{Action: errorAction(policy, false), Repeat: true}
+	return &model.IOError{Action: errorAction(policy, false), Repeat: true}
 }
 
-func common(p JobPlan, id string) blockjob.Common {
+func common(p model.JobPlan, id string) blockjob.Common {
 	c := blockjob.Common{JobID: ptrStr(id), AutoFinalize: ptrBool(!p.ManualFinalize), AutoDismiss: ptrBool(!p.ManualDismiss)}
 	if p.Speed != 0 {
 		c.Speed = ptrI64(p.Speed)
@@ -242,13 +243,9 @@ func common(p JobPlan, id string) blockjob.Common {
 // createReal creates real jobs: one by its own command, or several backups
 // as one grouped QMP transaction (prepare each, then commit each, then clean
 // each; a failed prepare rolls the prepared ones back).
-func (r *Runner) createReal(plans []JobPlan, obs *Obs, rec *StepRecord, step int) error {
-	var simTxn *sim.Txn
-	gid := 0
-	if len(plans) > 1 {
-		simTxn = r.sim.NewTxn()
-		r.group++
-		gid = r.group
+func (r *Runner) createReal(plans []model.JobPlan, obs *model.Obs, rec *StepRecord, step int) error {
+	simTxn, gid := r.newGroup(len(plans))
+	if simTxn != nil {
 		for i := range plans {
 			plans[i].Type = "backup" // QEMU groups only backup actions
 		}
@@ -274,7 +271,7 @@ func (r *Runner) createReal(plans []JobPlan, obs *Obs, rec *StepRecord, step int
 		}
 		rj.policy = p.OnError
 		spec := realSpec(p, id, gid, armed)
-		obs.Creates = append(obs.Creates, CreateTry{ID: id, Spec: spec})
+		obs.Creates = append(obs.Creates, model.CreateTry{ID: id, Spec: spec})
 		rec.Jobs = append(rec.Jobs, id)
 		merr := r.mod.Create(spec)
 		var sj *sim.Job
@@ -328,7 +325,7 @@ func (r *Runner) createReal(plans []JobPlan, obs *Obs, rec *StepRecord, step int
 			sj, serr = blockjob.Commit(r.sim, r.g, a)
 		}
 		obs.Creates[len(obs.Creates)-1].Err = serr
-		descs = append(descs, fmt.Sprintf("%s [real %s] -> %s", id, p, errText(serr)))
+		descs = append(descs, fmt.Sprintf("%s [real %s] -> %s", id, p, model.ErrText(serr)))
 		if d := sameErr(merr, serr); d != "" {
 			return &Violation{ID: "M", Step: step, Detail: fmt.Sprintf("create %s: %s", id, d)}
 		}
@@ -409,7 +406,7 @@ func (r *Runner) guestWrite(id string) string {
 			rj.w[c] = true
 		}
 	}
-	return fmt.Sprintf("guest write %s [%d,+%d) -> %s", rj.device, off, n, errText(err))
+	return fmt.Sprintf("guest write %s [%d,+%d) -> %s", rj.device, off, n, model.ErrText(err))
 }
 
 // bitmapOp tries a block-dirty-bitmap command on the bitmap a running
@@ -453,7 +450,7 @@ func (r *Runner) bitmapOp(id string, k int) (string, error) {
 	if op == "backup" {
 		cmd = "blockdev-backup sync=bitmap bitmap=bm of"
 	}
-	desc := fmt.Sprintf("%s %s bm (held by %s %s) -> %s", cmd, rj.device, id, rj.mj.Status, errText(err))
+	desc := fmt.Sprintf("%s %s bm (held by %s %s) -> %s", cmd, rj.device, id, rj.mj.Status, model.ErrText(err))
 	if err == nil || err.Error() != busyText {
 		return desc, fmt.Errorf("%s on the bitmap %s holds (%s): got %v, want %q", cmd, id, rj.mj.Status, err, busyText)
 	}
@@ -466,9 +463,9 @@ func (r *Runner) bitmapOp(id string, k int) (string, error) {
 
 // checkBitmaps is invariant I10 for every real backup with a bitmap that
 // concluded in this step (reference §6.2).
-func (r *Runner) checkBitmaps(o *Obs) error {
+func (r *Runner) checkBitmaps(o *model.Obs) error {
 	for _, e := range o.Events {
-		if e.Kind != EvStatus || e.Status != fsm.Concluded {
+		if e.Kind != model.EvStatus || e.Status != fsm.Concluded {
 			continue
 		}
 		rj := r.real[e.Job]
@@ -528,7 +525,7 @@ func (r *Runner) armFault(id string, disarm bool) string {
 		return "fault " + id + " (no real job: skipped)"
 	}
 	if disarm {
-		return fmt.Sprintf("disarm faults on %s -> %s", rj.fault, errText(r.g.ClearInjections(rj.fault)))
+		return fmt.Sprintf("disarm faults on %s -> %s", rj.fault, model.ErrText(r.g.ClearInjections(rj.fault)))
 	}
 	_, err := r.g.InjectError(rj.fault, blockdev.InjectRule{Write: true, Errno: sim.EIO, Once: true})
 	if err == nil {
@@ -536,16 +533,16 @@ func (r *Runner) armFault(id string, disarm bool) string {
 		if rj.dev != nil && rj.dev.last != nil && rj.dev.last.mj != nil {
 			rj = rj.dev.last
 		}
-		r.mod.AllowFailure(rj.mj.ID, faultError(rj.policy), []string{strerror(5)})
+		r.mod.AllowFailure(rj.mj.ID, faultError(rj.policy), []string{model.Strerror(5)})
 	}
-	return fmt.Sprintf("arm one-shot EIO on writes to %s -> %s", rj.fault, errText(err))
+	return fmt.Sprintf("arm one-shot EIO on writes to %s -> %s", rj.fault, model.ErrText(err))
 }
 
 // checkData is invariant I12 for every real job that completed
 // successfully in this step.
-func (r *Runner) checkData(o *Obs) error {
+func (r *Runner) checkData(o *model.Obs) error {
 	for _, e := range o.Events {
-		if e.Kind != EvCompleted || e.HasError {
+		if e.Kind != model.EvCompleted || e.HasError {
 			continue
 		}
 		rj := r.real[e.Job]
