@@ -17,6 +17,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/jobfsm/jobfsm/blockdev"
+	"github.com/jobfsm/jobfsm/internal/rapidmain"
 	"github.com/jobfsm/jobfsm/qmp"
 	"github.com/jobfsm/jobfsm/sim"
 )
@@ -25,25 +26,10 @@ import (
 // `make tracker-soak` runs more with a random seed.
 const defaultChecks = 40
 
-// TestMain fixes rapid's seed and checks unless the command line or the
-// environment chose them, and prints the seed so that any run replays.
+// TestMain runs rapid with this package's defaults (CI: seed 1) and
+// prints the seed.
 func TestMain(m *testing.M) {
-	flag.Parse()
-	set := map[string]bool{}
-	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if !set["rapid.checks"] && os.Getenv("RAPID_CHECKS") == "" {
-		_ = flag.Set("rapid.checks", strconv.Itoa(defaultChecks))
-	}
-	if !set["rapid.seed"] && os.Getenv("RAPID_SEED") == "" {
-		_ = flag.Set("rapid.seed", "1")
-	}
-	seed := flag.Lookup("rapid.seed").Value.String()
-	if seed == "0" {
-		seed = os.Getenv("RAPID_SEED")
-	}
-	fmt.Printf("tracker: rapid seed %s, %s checks (replay: go test ./tracker -run TestTrackerProperty -rapid.seed=%s)\n",
-		seed, flag.Lookup("rapid.checks").Value.String(), seed)
-	os.Exit(m.Run())
+	rapidmain.Run(m, "tracker", defaultChecks, "go test ./tracker -run TestTrackerProperty")
 }
 
 // bugNames are the planted bugs the mutation proof selects by name.

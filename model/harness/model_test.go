@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/internal/rapidmain"
 	"github.com/jobfsm/jobfsm/model"
 	"pgregory.net/rapid"
 )
@@ -27,26 +28,10 @@ const (
 	maxSteps      = 60
 )
 
-// TestMain gives rapid this package's defaults unless the command line or
-// the environment set them, and prints the seed so that any run replays.
+// TestMain runs rapid with this package's defaults (CI: seed 1; `make
+// model-random` draws a new one) and prints the seed.
 func TestMain(m *testing.M) {
-	flag.Parse()
-	set := map[string]bool{}
-	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if !set["rapid.checks"] && os.Getenv("RAPID_CHECKS") == "" {
-		_ = flag.Set("rapid.checks", strconv.Itoa(defaultChecks))
-	}
-	// CI runs a fixed seed; `make model-random` draws a new one.
-	if !set["rapid.seed"] && os.Getenv("RAPID_SEED") == "" {
-		_ = flag.Set("rapid.seed", "1")
-	}
-	seed := flag.Lookup("rapid.seed").Value.String()
-	if seed == "0" {
-		seed = os.Getenv("RAPID_SEED")
-	}
-	fmt.Printf("model: rapid seed %s, %s checks (replay: go test ./model/harness -run TestRandomSequences -rapid.seed=%s)\n",
-		seed, flag.Lookup("rapid.checks").Value.String(), seed)
-	os.Exit(m.Run())
+	rapidmain.Run(m, "model", defaultChecks, "go test ./model/harness -run TestRandomSequences")
 }
 
 // rapidSource draws the generator's choices from rapid, so that rapid
