@@ -419,7 +419,9 @@ func (srv *Server) Run(ctx context.Context, stopOnLastClose bool) error {
 		catchUpAtMost(1)
 		switch rq.kind {
 		case reqCall:
+			// Do's function: no connection of its own to answer on
 			rq.fn()
+			return false
 		case reqConnect:
 			rq.c.sess = d.Connect()
 			live++

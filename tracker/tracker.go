@@ -42,6 +42,9 @@ type Options struct {
 	// Hook, when set, is called at every kill point (tests abandon the
 	// tracker there to simulate a crash).
 	Hook func(point string)
+	// View, when set, records what the tracker sees and does (commands,
+	// job events, connects, verdicts) for the timeline; see View.
+	View *View
 	// bug plants one known tracker bug (mutation tests only).
 	bug Bug
 }
@@ -77,11 +80,19 @@ type Tracker struct {
 // New returns a tracker over journal j talking to QEMU through c (which may
 // be nil until SetClient).
 func New(j *Journal, c *Client, opts Options) *Tracker {
-	return &Tracker{j: j, c: c, opts: opts}
+	t := &Tracker{j: j, opts: opts}
+	t.SetClient(c)
+	return t
 }
 
 // SetClient replaces the QMP connection (after a reconnect).
-func (t *Tracker) SetClient(c *Client) { t.c = c }
+func (t *Tracker) SetClient(c *Client) {
+	t.c = c
+	if c != nil && t.opts.View != nil {
+		t.opts.View.step("connect", "", "", nil)
+		c.Record(t.opts.View)
+	}
+}
 
 // Journal returns the tracker's journal.
 func (t *Tracker) Journal() *Journal { return t.j }
@@ -422,7 +433,7 @@ func (t *Tracker) Reconcile() (Status, error) {
 	for _, b := range t.j.Bitmaps() {
 		bitmaps[b.Key()] = b
 	}
-	var decided []JobRecord
+	var decided, verdicts []JobRecord // verdicts: decided by this reconcile
 	var dirty []BitmapRecord
 	var dismiss []string
 	for _, r := range recs {
@@ -463,6 +474,7 @@ func (t *Tracker) Reconcile() (Status, error) {
 		r.Phase = PhaseDecided
 		r.Gone = ji == nil
 		decided = append(decided, r)
+		verdicts = append(verdicts, r)
 		if ji != nil {
 			dismiss = append(dismiss, r.ID)
 		}
@@ -497,6 +509,7 @@ func (t *Tracker) Reconcile() (Status, error) {
 	if err := t.j.write(decided, dirty); err != nil {
 		return Status{}, err
 	}
+	t.viewVerdicts(verdicts, dirty)
 	if len(decided) > 0 || len(dirty) > 0 {
 		t.hook(PointVerdict)
 	}
@@ -515,6 +528,35 @@ func (t *Tracker) Reconcile() (Status, error) {
 		return Status{}, err
 	}
 	return t.status(j2), nil
+}
+
+// viewVerdicts records the verdicts just journaled: each job decided now
+// and the bitmap its end decided.
+func (t *Tracker) viewVerdicts(verdicts []JobRecord, bitmaps []BitmapRecord) {
+	v := t.opts.View
+	if v == nil {
+		return
+	}
+	for _, r := range verdicts {
+		action := r.Verdict
+		if r.Error != "" && r.Verdict != Cancelled {
+			action += ": " + r.Error
+		}
+		v.step("verdict", r.ID, action, nil)
+		if r.Bitmap == "" {
+			continue
+		}
+		for _, b := range bitmaps {
+			if b.Node == r.Device && b.Name == r.Bitmap {
+				verdict := BitmapNeedsFull
+				if b.OK {
+					verdict = BitmapOK
+				}
+				v.step("bitmap", r.ID, b.Key()+" "+verdict, nil)
+				break
+			}
+		}
+	}
 }
 
 func (t *Tracker) finalize(id string) error {
