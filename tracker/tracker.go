@@ -292,6 +292,7 @@ func (t *Tracker) start(specs []BackupSpec, grouped bool) error {
 		return err
 	}
 	if qe != nil {
+		t.viewVerdicts(recs, nil)
 		ids := make([]string, len(specs))
 		for i, s := range specs {
 			ids[i] = s.JobID

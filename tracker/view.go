@@ -23,7 +23,8 @@ import (
 //   - its connects and lost connections ({"op":"connect"},
 //     {"op":"disconnect","err":…}), which name no job;
 //   - each verdict it journaled, {"op":"verdict","job":ID,"action":
-//     "succeeded"} (a failure's text after a colon), and each bitmap
+//     "succeeded"} (a failure's text after a colon; a refused start's
+//     verdict too), and each bitmap
 //     verdict a job's end decided, {"op":"bitmap","job":ID,"action":
 //     "NODE/NAME ok"}.
 //
