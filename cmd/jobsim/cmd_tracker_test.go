@@ -188,6 +188,7 @@ func TestTrackerBadInput(t *testing.T) {
 func TestTrackerWatch(t *testing.T) {
 	sock := serveJobsim(t)
 	journal := filepath.Join(t.TempDir(), "journal.db")
+	view := filepath.Join(t.TempDir(), "view.ndjson")
 	admin, err := tracker.Dial(sock, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +198,7 @@ func TestTrackerWatch(t *testing.T) {
 		mustExec(t, admin, "blockdev-add", map[string]any{"driver": "null-co", "node-name": n, "size": 8 << 20})
 	}
 	tr := func(args ...string) (int, string, string) {
-		return runJobsim(append([]string{"tracker", "--qmp", sock, "--journal", journal}, args...)...)
+		return runJobsim(append([]string{"tracker", "--qmp", sock, "--journal", journal, "--view", view}, args...)...)
 	}
 	// at speed 64 the 8 MiB copy takes 131072 virtual seconds, which the
 	// virtual clock's rate bound (10^5) stretches to over a wall second:
@@ -216,6 +217,38 @@ func TestTrackerWatch(t *testing.T) {
 	}
 	if jobs := mustExec(t, admin, "query-jobs", nil); string(jobs) != "[]" {
 		t.Fatalf("query-jobs after watch = %s, want []", jobs)
+	}
+	// the view: each member's lane starts with its transaction action and
+	// ends with its verdict and dismiss, and watch saw each job to null
+	data, err := os.ReadFile(view)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := timeline.Load(data)
+	if err != nil {
+		t.Fatalf("timeline.Load: %v\n%s", err, data)
+	}
+	cmds := map[string][]string{}
+	for _, c := range run.Commands {
+		cmds[c.Job] = append(cmds[c.Job], c.Op)
+	}
+	// job-finalize on either member finalizes the group: which member
+	// the tracker names depends on which pending it learns of first
+	finalizes := 0
+	for _, job := range []string{"a", "b"} {
+		got := strings.Join(cmds[job], ", ")
+		finalizes += strings.Count(got, "job-finalize")
+		if !strings.HasPrefix(got, "transaction blockdev-backup, ") || !strings.HasSuffix(got, ", verdict succeeded, job-dismiss") {
+			t.Fatalf("commands on lane %s: %s\n%s", job, got, data)
+		}
+	}
+	if finalizes == 0 {
+		t.Fatalf("no job-finalize in the view:\n%s", data)
+	}
+	for _, ln := range timeline.Build(run).Lanes {
+		if ln.End < 0 {
+			t.Fatalf("lane %s does not end in null:\n%s", ln.Job, data)
+		}
 	}
 }
 
