@@ -326,7 +326,7 @@ type jobInfo struct {
 	Status   string `json:"status"`
 	Current  int64  `json:"current-progress"`
 	Total    int64  `json:"total-progress"`
-	Error    string `json:"error"`
+	Error    string `json:"-"` // set from the "error" member by queryJobs
 	HasError bool   `json:"-"`
 }
 
@@ -335,19 +335,22 @@ func (t *Tracker) queryJobs() (map[string]*jobInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	var l []map[string]json.RawMessage
+	// error's presence, not only its text, tells a failure (QEMU omits it
+	// on success): a pointer keeps that apart in one decoding pass
+	var l []struct {
+		jobInfo
+		Error *string `json:"error"`
+	}
 	if err := json.Unmarshal(raw, &l); err != nil {
 		return nil, &ProtocolError{Op: "query-jobs", Err: err}
 	}
-	out := map[string]*jobInfo{}
-	for _, m := range l {
-		b, _ := json.Marshal(m)
-		var ji jobInfo
-		if err := json.Unmarshal(b, &ji); err != nil {
-			return nil, &ProtocolError{Op: "query-jobs", Err: err}
+	out := make(map[string]*jobInfo, len(l))
+	for i := range l {
+		ji := &l[i].jobInfo
+		if l[i].Error != nil {
+			ji.Error, ji.HasError = *l[i].Error, true
 		}
-		_, ji.HasError = m["error"]
-		out[ji.ID] = &ji
+		out[ji.ID] = ji
 	}
 	return out, nil
 }
