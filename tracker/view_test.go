@@ -3,6 +3,9 @@ package tracker_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -134,4 +137,66 @@ b0: created -> running -> paused -> running -> concluded -> null
 	if err := json.Unmarshal([]byte(first), &header); err != nil || header["op"] != "config" || header["view"] != "tracker" {
 		t.Fatalf("first line %s is not the view header", first)
 	}
+}
+
+// TestOpenViewContinuesTheTimeAxis: a second run appending to a view file
+// continues its times from the first record's, writes no second header,
+// and a file that is not a view is refused as it was.
+func TestOpenViewContinuesTheTimeAxis(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "view.ndjson")
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return at }
+	for run := 0; run < 2; run++ {
+		v, err := tracker.OpenView(path, clock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// a tracker with a client records its connect
+		c, err := tracker.NewClient(greeter(t), time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tracker.New(nil, c, tracker.Options{View: v})
+		if err := v.Close(); err != nil {
+			t.Fatal(err)
+		}
+		at = at.Add(5 * time.Second)
+	}
+	data, _ := os.ReadFile(path)
+	want := `{"op":"config","view":"tracker","start_unix_ns":1767225600000000000}
+{"t":0,"op":"connect"}
+{"t":5000000000,"op":"connect"}
+`
+	if string(data) != want {
+		t.Fatalf("view file:\n%s\nwant:\n%s", data, want)
+	}
+
+	other := filepath.Join(t.TempDir(), "notes")
+	if err := os.WriteFile(other, []byte("{\"op\":\"verb\"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var fe *tracker.ViewFileError
+	if _, err := tracker.OpenView(other, clock); !errors.As(err, &fe) || !strings.Contains(err.Error(), "not a tracker view") {
+		t.Fatalf("OpenView of a non-view: %v, want a *ViewFileError saying it is not a tracker view", err)
+	}
+	if got, _ := os.ReadFile(other); string(got) != "{\"op\":\"verb\"}\n" {
+		t.Fatalf("the non-view file changed: %q", got)
+	}
+}
+
+// greeter is a connection to a QMP peer that greets and accepts
+// qmp_capabilities.
+func greeter(t *testing.T) net.Conn {
+	a, b := net.Pipe()
+	go func() {
+		defer b.Close()
+		b.Write([]byte(`{"QMP": {"version": {}, "capabilities": []}}` + "\n"))
+		buf := make([]byte, 512)
+		if _, err := b.Read(buf); err != nil {
+			return
+		}
+		b.Write([]byte(`{"return": {}, "id": "t1"}` + "\n"))
+	}()
+	t.Cleanup(func() { a.Close() })
+	return a
 }
