@@ -591,6 +591,9 @@ func (t *Tracker) followEvents() {
 	if t.c == nil {
 		return
 	}
+	// finalizing one member finalizes its whole group: a second
+	// job-finalize would only be refused (the member is concluded)
+	finalized := map[string]bool{}
 	for _, e := range t.c.TakeEvents() {
 		if e.Name != "JOB_STATUS_CHANGE" {
 			continue
@@ -604,9 +607,10 @@ func (t *Tracker) followEvents() {
 		}
 		if t.opts.bug != BugEventByName {
 			r, ok := t.j.Job(d.ID)
-			if !ok || r.Phase == PhaseDecided || r.Phase == PhaseRefused || t.opts.bug == BugSkipFinalize {
+			if !ok || r.Phase == PhaseDecided || r.Phase == PhaseRefused || t.opts.bug == BugSkipFinalize || finalized[r.Group] {
 				continue
 			}
+			finalized[r.Group] = r.Group != ""
 		}
 		_ = t.finalize(d.ID)
 	}
