@@ -25,6 +25,7 @@ type Client struct {
 	w      *bufio.Writer
 	id     int
 	events []Event
+	view   *View
 }
 
 type message struct {
@@ -88,9 +89,23 @@ func notQMP(err error) error {
 // Close closes the connection.
 func (c *Client) Close() error { return c.conn.Close() }
 
+// Record makes the client record every command it sends and every job
+// event it reads in v (nil: stop recording).
+func (c *Client) Record(v *View) { c.view = v }
+
 // Execute sends one command and returns its "return" member, or a *QMPError
 // for QEMU's error answer, or a *ProtocolError when the connection fails.
 func (c *Client) Execute(cmd string, args any) (json.RawMessage, error) {
+	if c.view == nil {
+		return c.execute(cmd, args)
+	}
+	before := len(c.events)
+	ret, err := c.execute(cmd, args)
+	c.view.command(cmd, args, err, c.events[before:])
+	return ret, err
+}
+
+func (c *Client) execute(cmd string, args any) (json.RawMessage, error) {
 	c.id++
 	id := fmt.Sprintf("t%d", c.id)
 	req := map[string]any{"execute": cmd, "id": id}
@@ -162,6 +177,8 @@ func (c *Client) WaitEvent(d time.Duration) (bool, error) {
 	if m.Event == "" {
 		return false, &ProtocolError{Op: "event", Err: errors.New("an answer nobody asked for")}
 	}
-	c.events = append(c.events, Event{Name: m.Event, Data: m.Data})
+	e := Event{Name: m.Event, Data: m.Data}
+	c.events = append(c.events, e)
+	c.view.events([]Event{e})
 	return true, nil
 }

@@ -33,4 +33,8 @@
 //
 // Client is a small synchronous QMP client; a monitor serves one client,
 // so the tracker owns its connection and shares no monitor.
+//
+// Options.View records what the tracker saw and did (job events, commands,
+// connects, verdicts) as NDJSON that timeline.Load reads: `jobsim tracker
+// --view FILE` and `jobsim replay FILE` draw a tracker's run as job lanes.
 package tracker

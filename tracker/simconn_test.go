@@ -21,7 +21,12 @@ import (
 // message, either before the dispatcher sees it (the command is lost) or
 // after (the answer is lost).
 type simConn struct {
-	s      *qmp.Session
+	s *qmp.Session
+	// feed holds the bytes written and not yet decoded; dec is one decoder
+	// for the connection's life, as the server has (a decoder per message
+	// would cost more than the command it carries).
+	feed   bytes.Buffer
+	dec    *qmp.Decoder
 	out    bytes.Buffer
 	closed bool
 	// dropEvent, when set, decides whether an event line is lost.
@@ -41,6 +46,7 @@ type simConn struct {
 
 func newSimConn(d *qmp.Dispatcher) *simConn {
 	c := &simConn{s: d.Connect()}
+	c.dec = qmp.NewDecoder(&c.feed)
 	c.pull()
 	return c
 }
@@ -68,15 +74,36 @@ func (c *simConn) Write(p []byte) (int, error) {
 		Execute   string         `json:"execute"`
 		Arguments map[string]any `json:"arguments"`
 	}
-	if json.Unmarshal(p, &req) == nil && c.onCommand != nil {
+	if c.onCommand != nil && json.Unmarshal(p, &req) == nil {
 		c.onCommand(req.Execute, req.Arguments)
 	}
-	c.s.HandleLine(p)
+	c.handle(p)
 	c.pull()
 	if c.n == c.breakAt {
 		c.Close()
 	}
 	return len(p), nil
+}
+
+// handle gives the dispatcher the message in p. The tracker's client
+// writes each message whole in one Write (or its newline alone), so one
+// Next decodes it without reading past it; the feed is never read empty,
+// which would end the decoder for good.
+func (c *simConn) handle(p []byte) {
+	if len(bytes.TrimSpace(p)) == 0 {
+		return
+	}
+	c.feed.Write(p)
+	v, err := c.dec.Next()
+	if err != nil {
+		// not one whole message: answer the error and start afresh, as the
+		// server's reader would after a parse error
+		c.s.HandleError(err)
+		c.feed.Reset()
+		c.dec = qmp.NewDecoder(&c.feed)
+		return
+	}
+	c.s.Handle(v)
 }
 
 func (c *simConn) Read(p []byte) (int, error) {

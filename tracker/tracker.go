@@ -42,6 +42,9 @@ type Options struct {
 	// Hook, when set, is called at every kill point (tests abandon the
 	// tracker there to simulate a crash).
 	Hook func(point string)
+	// View, when set, records what the tracker sees and does (commands,
+	// job events, connects, verdicts) for the timeline; see View.
+	View *View
 	// bug plants one known tracker bug (mutation tests only).
 	bug Bug
 }
@@ -77,11 +80,19 @@ type Tracker struct {
 // New returns a tracker over journal j talking to QEMU through c (which may
 // be nil until SetClient).
 func New(j *Journal, c *Client, opts Options) *Tracker {
-	return &Tracker{j: j, c: c, opts: opts}
+	t := &Tracker{j: j, opts: opts}
+	t.SetClient(c)
+	return t
 }
 
 // SetClient replaces the QMP connection (after a reconnect).
-func (t *Tracker) SetClient(c *Client) { t.c = c }
+func (t *Tracker) SetClient(c *Client) {
+	t.c = c
+	if c != nil && t.opts.View != nil {
+		t.opts.View.step("connect", "", "", nil)
+		c.Record(t.opts.View)
+	}
+}
 
 // Journal returns the tracker's journal.
 func (t *Tracker) Journal() *Journal { return t.j }
@@ -281,6 +292,7 @@ func (t *Tracker) start(specs []BackupSpec, grouped bool) error {
 		return err
 	}
 	if qe != nil {
+		t.viewVerdicts(recs, nil)
 		ids := make([]string, len(specs))
 		for i, s := range specs {
 			ids[i] = s.JobID
@@ -314,7 +326,7 @@ type jobInfo struct {
 	Status   string `json:"status"`
 	Current  int64  `json:"current-progress"`
 	Total    int64  `json:"total-progress"`
-	Error    string `json:"error"`
+	Error    string `json:"-"` // set from the "error" member by queryJobs
 	HasError bool   `json:"-"`
 }
 
@@ -323,19 +335,22 @@ func (t *Tracker) queryJobs() (map[string]*jobInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	var l []map[string]json.RawMessage
+	// error's presence, not only its text, tells a failure (QEMU omits it
+	// on success): a pointer keeps that apart in one decoding pass
+	var l []struct {
+		jobInfo
+		Error *string `json:"error"`
+	}
 	if err := json.Unmarshal(raw, &l); err != nil {
 		return nil, &ProtocolError{Op: "query-jobs", Err: err}
 	}
-	out := map[string]*jobInfo{}
-	for _, m := range l {
-		b, _ := json.Marshal(m)
-		var ji jobInfo
-		if err := json.Unmarshal(b, &ji); err != nil {
-			return nil, &ProtocolError{Op: "query-jobs", Err: err}
+	out := make(map[string]*jobInfo, len(l))
+	for i := range l {
+		ji := &l[i].jobInfo
+		if l[i].Error != nil {
+			ji.Error, ji.HasError = *l[i].Error, true
 		}
-		_, ji.HasError = m["error"]
-		out[ji.ID] = &ji
+		out[ji.ID] = ji
 	}
 	return out, nil
 }
@@ -422,7 +437,7 @@ func (t *Tracker) Reconcile() (Status, error) {
 	for _, b := range t.j.Bitmaps() {
 		bitmaps[b.Key()] = b
 	}
-	var decided []JobRecord
+	var decided, verdicts []JobRecord // verdicts: decided by this reconcile
 	var dirty []BitmapRecord
 	var dismiss []string
 	for _, r := range recs {
@@ -463,6 +478,7 @@ func (t *Tracker) Reconcile() (Status, error) {
 		r.Phase = PhaseDecided
 		r.Gone = ji == nil
 		decided = append(decided, r)
+		verdicts = append(verdicts, r)
 		if ji != nil {
 			dismiss = append(dismiss, r.ID)
 		}
@@ -497,6 +513,7 @@ func (t *Tracker) Reconcile() (Status, error) {
 	if err := t.j.write(decided, dirty); err != nil {
 		return Status{}, err
 	}
+	t.viewVerdicts(verdicts, dirty)
 	if len(decided) > 0 || len(dirty) > 0 {
 		t.hook(PointVerdict)
 	}
@@ -515,6 +532,35 @@ func (t *Tracker) Reconcile() (Status, error) {
 		return Status{}, err
 	}
 	return t.status(j2), nil
+}
+
+// viewVerdicts records the verdicts just journaled: each job decided now
+// and the bitmap its end decided.
+func (t *Tracker) viewVerdicts(verdicts []JobRecord, bitmaps []BitmapRecord) {
+	v := t.opts.View
+	if v == nil {
+		return
+	}
+	for _, r := range verdicts {
+		action := r.Verdict
+		if r.Error != "" && r.Verdict != Cancelled {
+			action += ": " + r.Error
+		}
+		v.step("verdict", r.ID, action, nil)
+		if r.Bitmap == "" {
+			continue
+		}
+		for _, b := range bitmaps {
+			if b.Node == r.Device && b.Name == r.Bitmap {
+				verdict := BitmapNeedsFull
+				if b.OK {
+					verdict = BitmapOK
+				}
+				v.step("bitmap", r.ID, b.Key()+" "+verdict, nil)
+				break
+			}
+		}
+	}
 }
 
 func (t *Tracker) finalize(id string) error {
@@ -545,6 +591,9 @@ func (t *Tracker) followEvents() {
 	if t.c == nil {
 		return
 	}
+	// finalizing one member finalizes its whole group: a second
+	// job-finalize would only be refused (the member is concluded)
+	finalized := map[string]bool{}
 	for _, e := range t.c.TakeEvents() {
 		if e.Name != "JOB_STATUS_CHANGE" {
 			continue
@@ -558,9 +607,10 @@ func (t *Tracker) followEvents() {
 		}
 		if t.opts.bug != BugEventByName {
 			r, ok := t.j.Job(d.ID)
-			if !ok || r.Phase == PhaseDecided || r.Phase == PhaseRefused || t.opts.bug == BugSkipFinalize {
+			if !ok || r.Phase == PhaseDecided || r.Phase == PhaseRefused || t.opts.bug == BugSkipFinalize || finalized[r.Group] {
 				continue
 			}
+			finalized[r.Group] = r.Group != ""
 		}
 		_ = t.finalize(d.ID)
 	}

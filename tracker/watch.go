@@ -49,12 +49,13 @@ func (t *Tracker) Watch(o WatchOptions) (Status, error) {
 				if !errors.As(err, &pe) {
 					return Status{}, err
 				}
+				t.opts.View.step("connect", "", "", err)
 				fmt.Fprintf(o.Out, "reconnecting in %v: %v\n", backoff, err)
 				o.Sleep(backoff)
 				backoff = min(2*backoff, o.MaxBackoff)
 				continue
 			}
-			t.c = c
+			t.SetClient(c)
 		}
 		st, err := t.Reconcile()
 		if err == nil {
@@ -72,6 +73,7 @@ func (t *Tracker) Watch(o WatchOptions) (Status, error) {
 			}
 			t.c.Close()
 			t.c = nil
+			t.opts.View.step("disconnect", "", "", err)
 			fmt.Fprintf(o.Out, "connection lost (%v); reconnecting\n", err)
 		}
 	}

@@ -21,7 +21,7 @@ func init() {
 	})
 }
 
-const trackerUsage = `tracker --qmp SOCKET --journal FILE COMMAND ...
+const trackerUsage = `tracker --qmp SOCKET --journal FILE [--view FILE] COMMAND ...
 
 commands:
   backup --job-id ID --device NODE --target NODE --sync full|top|none|incremental|bitmap
@@ -33,13 +33,17 @@ commands:
   status [--json] [--job ID]
       reconcile with QEMU (finalize, journal verdicts, dismiss), print the verdicts
   watch
-      stay connected, show progress, reconnect with backoff, exit when every job is settled`
+      stay connected, show progress, reconnect with backoff, exit when every job is settled
+
+--view FILE appends what the tracker saw and did (job events, commands,
+connects, verdicts) as NDJSON; jobsim replay FILE draws it, one lane per job.`
 
 func runTracker(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("tracker", trackerUsage, stderr)
 	sock := fs.String("qmp", "", "QMP Unix socket of qemu-storage-daemon or `jobsim qmp --socket`")
 	journal := fs.String("journal", "", "the tracker's journal file (created if missing)")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the QMP greeting")
+	viewFile := fs.String("view", "", "append the tracker's view (events, commands, verdicts) to this NDJSON file for jobsim replay")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -50,6 +54,25 @@ func runTracker(args []string, stdout, stderr io.Writer) error {
 		return usageErr("missing command (backup, backup-group, status, watch)")
 	}
 	sub, rest := fs.Arg(0), fs.Args()[1:]
+	opts := tracker.Options{}
+	// openView opens the view file; its write errors are reported after the
+	// command did its work (the protocol never waits on its view)
+	openView := func() (closeView func() error, err error) {
+		if *viewFile == "" {
+			return func() error { return nil }, nil
+		}
+		v, err := tracker.OpenView(*viewFile, nil)
+		if err != nil {
+			return nil, failure("%v", err)
+		}
+		opts.View = v
+		return func() error {
+			if err := v.Close(); err != nil {
+				return failure("view %s: %v", *viewFile, err)
+			}
+			return nil
+		}, nil
+	}
 	var do func(t *tracker.Tracker) error
 	dial := func() (*tracker.Client, error) { return tracker.Dial(*sock, *timeout) }
 	switch sub {
@@ -115,13 +138,21 @@ func runTracker(args []string, stdout, stderr io.Writer) error {
 		if len(rest) != 0 {
 			return usageErr("watch takes no arguments")
 		}
+		closeView, err := openView()
+		if err != nil {
+			return err
+		}
 		j, err := tracker.OpenJournal(*journal)
 		if err != nil {
+			closeView()
 			return failure("%v", err)
 		}
 		defer j.Close()
-		t := tracker.New(j, nil, tracker.Options{})
+		t := tracker.New(j, nil, opts)
 		_, err = t.Watch(tracker.WatchOptions{Dial: dial, Out: stdout})
+		if verr := closeView(); err == nil && verr != nil {
+			return verr
+		}
 		if err != nil {
 			return failure("%v", err)
 		}
@@ -129,9 +160,23 @@ func runTracker(args []string, stdout, stderr io.Writer) error {
 	default:
 		return usageErr("unknown tracker command %q (backup, backup-group, status, watch)", sub)
 	}
+	closeView, err := openView()
+	if err != nil {
+		return err
+	}
+	err = runTrackerCommand(*journal, dial, opts, sub != "status", do)
+	if verr := closeView(); err == nil {
+		err = verr
+	}
+	return err
+}
+
+// runTrackerCommand opens the journal, connects, reconciles first when
+// asked to, and runs do.
+func runTrackerCommand(journal string, dial func() (*tracker.Client, error), opts tracker.Options, reconcile bool, do func(t *tracker.Tracker) error) error {
 	// validate the journal before touching QEMU: a bad journal changes
 	// nothing anywhere
-	j, err := tracker.OpenJournal(*journal)
+	j, err := tracker.OpenJournal(journal)
 	if err != nil {
 		return failure("%v", err)
 	}
@@ -141,8 +186,8 @@ func runTracker(args []string, stdout, stderr io.Writer) error {
 		return failure("%v", err)
 	}
 	defer c.Close()
-	t := tracker.New(j, c, tracker.Options{})
-	if sub != "status" {
+	t := tracker.New(j, c, opts)
+	if reconcile {
 		// every connect reconciles first
 		if _, err := t.Reconcile(); err != nil {
 			return failure("%v", err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jobfsm/jobfsm/qmp"
+	"github.com/jobfsm/jobfsm/timeline"
 	"github.com/jobfsm/jobfsm/tracker"
 )
 
@@ -187,6 +188,7 @@ func TestTrackerBadInput(t *testing.T) {
 func TestTrackerWatch(t *testing.T) {
 	sock := serveJobsim(t)
 	journal := filepath.Join(t.TempDir(), "journal.db")
+	view := filepath.Join(t.TempDir(), "view.ndjson")
 	admin, err := tracker.Dial(sock, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +198,7 @@ func TestTrackerWatch(t *testing.T) {
 		mustExec(t, admin, "blockdev-add", map[string]any{"driver": "null-co", "node-name": n, "size": 8 << 20})
 	}
 	tr := func(args ...string) (int, string, string) {
-		return runJobsim(append([]string{"tracker", "--qmp", sock, "--journal", journal}, args...)...)
+		return runJobsim(append([]string{"tracker", "--qmp", sock, "--journal", journal, "--view", view}, args...)...)
 	}
 	// at speed 64 the 8 MiB copy takes 131072 virtual seconds, which the
 	// virtual clock's rate bound (10^5) stretches to over a wall second:
@@ -215,5 +217,132 @@ func TestTrackerWatch(t *testing.T) {
 	}
 	if jobs := mustExec(t, admin, "query-jobs", nil); string(jobs) != "[]" {
 		t.Fatalf("query-jobs after watch = %s, want []", jobs)
+	}
+	// the view: each member's lane starts with its transaction action and
+	// ends with its verdict and dismiss, and watch saw each job to null
+	data, err := os.ReadFile(view)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := timeline.Load(data)
+	if err != nil {
+		t.Fatalf("timeline.Load: %v\n%s", err, data)
+	}
+	cmds := map[string][]string{}
+	for _, c := range run.Commands {
+		cmds[c.Job] = append(cmds[c.Job], c.Op)
+	}
+	// job-finalize on either member finalizes the group: which member
+	// the tracker names depends on which pending it learns of first
+	finalizes := 0
+	for _, job := range []string{"a", "b"} {
+		got := strings.Join(cmds[job], ", ")
+		finalizes += strings.Count(got, "job-finalize")
+		if !strings.HasPrefix(got, "transaction blockdev-backup, ") || !strings.HasSuffix(got, ", verdict succeeded, job-dismiss") {
+			t.Fatalf("commands on lane %s: %s\n%s", job, got, data)
+		}
+	}
+	if finalizes == 0 {
+		t.Fatalf("no job-finalize in the view:\n%s", data)
+	}
+	for _, ln := range timeline.Build(run).Lanes {
+		if ln.End < 0 {
+			t.Fatalf("lane %s does not end in null:\n%s", ln.Job, data)
+		}
+	}
+}
+
+// TestTrackerView runs backup, a refused backup and status with --view on
+// one file, and loads it as jobsim replay does: one header, a lane per job
+// with the tracker's commands on it (the refused one with QEMU's error),
+// its verdicts, and the job's life from blockdev-backup to dismiss as far
+// as the tracker's monitors saw it. A file that is not a view is refused
+// and left as it was.
+func TestTrackerView(t *testing.T) {
+	sock := serveJobsim(t)
+	dir := t.TempDir()
+	journal, view := filepath.Join(dir, "journal.db"), filepath.Join(dir, "view.ndjson")
+	admin, err := tracker.Dial(sock, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	for _, n := range []string{"src", "t1"} {
+		mustExec(t, admin, "blockdev-add", map[string]any{"driver": "null-co", "node-name": n, "size": 1 << 20})
+	}
+	tr := func(args ...string) (int, string, string) {
+		return runJobsim(append([]string{"tracker", "--qmp", sock, "--journal", journal, "--view", view}, args...)...)
+	}
+	if code, _, errs := tr("backup", "--job-id", "b1", "--device", "src", "--target", "t1", "--sync", "full"); code != 0 {
+		t.Fatalf("backup: exit %d: %s", code, errs)
+	}
+	if code, _, _ := tr("backup", "--job-id", "b2", "--device", "nope", "--target", "t1", "--sync", "full"); code != exitFailure {
+		t.Fatalf("refused backup: exit %d", code)
+	}
+	waitStatus(t, admin, "b1", "pending")
+	if code, _, errs := tr("status"); code != 0 {
+		t.Fatalf("status: exit %d: %s", code, errs)
+	}
+	data, err := os.ReadFile(view)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), `"op":"config"`); n != 1 {
+		t.Fatalf("%d view headers in one file, want 1:\n%s", n, data)
+	}
+	run, err := timeline.Load(data)
+	if err != nil {
+		t.Fatalf("timeline.Load: %v\n%s", err, data)
+	}
+	l := timeline.Build(run)
+	cmds := map[string][]string{}
+	for _, c := range run.Commands {
+		label := c.Op
+		if c.Error != "" {
+			label += " (" + c.Error + ")"
+		}
+		cmds[c.Job] = append(cmds[c.Job], label)
+	}
+	want := map[string]string{
+		"b1": "blockdev-backup, job-finalize, verdict succeeded, job-dismiss",
+		"b2": "blockdev-backup (Cannot find device='nope' nor node-name='nope'), verdict failed: Cannot find device='nope' nor node-name='nope'",
+	}
+	for job, w := range want {
+		if got := strings.Join(cmds[job], ", "); got != w {
+			t.Fatalf("commands on lane %s: %s, want %s\n%s", job, got, w, data)
+		}
+	}
+	// three runs connected once each
+	connects := 0
+	for _, op := range cmds[""] {
+		if op == "connect" {
+			connects++
+		}
+	}
+	if got := connects; got != 3 {
+		t.Fatalf("%d connects, want 3: %v", got, cmds[""])
+	}
+	// the backup's status changes came before its return, the rest while
+	// status finalized and dismissed; waiting and pending nobody saw
+	sum := strings.Join(l.Summary(), "\n")
+	if wantSum := "b1: created -> running -> paused -> running -> concluded -> null [COMPLETED]\nb2: (no such job)"; sum != wantSum {
+		t.Fatalf("lanes:\n%s\nwant:\n%s", sum, wantSum)
+	}
+
+	notView := filepath.Join(dir, "notes.txt")
+	content := []byte("{\"op\":\"verb\"}\nnot a view\n")
+	if err := os.WriteFile(notView, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, "other.db")
+	code, _, errs := runJobsim("tracker", "--qmp", sock, "--journal", other, "--view", notView, "status")
+	if code == 0 || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "not a tracker view") {
+		t.Fatalf("not a view: exit %d, stderr %q", code, errs)
+	}
+	if got, _ := os.ReadFile(notView); !bytes.Equal(got, content) {
+		t.Fatal("the file that is not a view was changed")
+	}
+	if _, err := os.Stat(other); !os.IsNotExist(err) {
+		t.Fatalf("a refused view still created the journal (stat: %v)", err)
 	}
 }
