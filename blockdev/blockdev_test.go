@@ -6,34 +6,17 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
-	"os"
 	"runtime"
-	"strconv"
 	"testing"
-	"time"
 
 	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/internal/qerr"
+	"github.com/jobfsm/jobfsm/internal/testseed"
 )
 
 // seed is the property tests' seed: fixed under CI, JOBFSM_SEED=<n> to
 // replay one, JOBFSM_SEED=random for a new one. It is always printed.
-func seed(t testing.TB) uint64 {
-	s := uint64(1)
-	switch v := os.Getenv("JOBFSM_SEED"); v {
-	case "":
-	case "random":
-		s = uint64(time.Now().UnixNano())
-	default:
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			t.Fatalf("JOBFSM_SEED=%q: want a number or \"random\"", v)
-		}
-		s = n
-	}
-	t.Logf("seed %d", s)
-	return s
-}
+func seed(t testing.TB) uint64 { return testseed.Get(t, "JOBFSM_SEED", 1) }
 
 // TestHBitmapModel checks the sparse bitmap against a plain []bool under
 // random set/reset ranges, at lengths that need one, two and three tree

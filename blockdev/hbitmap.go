@@ -219,19 +219,25 @@ func (h *HBitmap) Next(i int64) int64 {
 	if i >= h.n {
 		return -1
 	}
-	return nextSet(h.root, h.height, 0, i)
+	return next(h.root, h.height, 0, i, true)
 }
 
-func nextSet(nd *hnode, lv int, base, i int64) int64 {
+// next returns the first bit at or after i (i within nd's span, which
+// starts at base) that is set (want true) or clear (want false), or -1.
+// An all-clear (nil) or all-set subtree answers without a walk.
+func next(nd *hnode, lv int, base, i int64, want bool) int64 {
 	switch {
-	case nd == nil:
-		return -1
-	case nd == allSet:
+	case nd == nil && !want, nd == allSet && want:
 		return i
+	case nd == nil, nd == allSet:
+		return -1
 	case lv == 0:
 		b := i - base
 		for wi := b / 64; wi < leafWords; wi++ {
 			w := nd.w[wi]
+			if !want {
+				w = ^w
+			}
 			if wi == b/64 {
 				w &= ^uint64(0) << (b % 64)
 			}
@@ -244,7 +250,7 @@ func nextSet(nd *hnode, lv int, base, i int64) int64 {
 	cs := childShift(lv)
 	for k := (i - base) >> cs; k < fanOut; k++ {
 		kb := base + k<<cs
-		if r := nextSet(nd.kids[k], lv-1, kb, max(i, kb)); r >= 0 {
+		if r := next(nd.kids[k], lv-1, kb, max(i, kb), want); r >= 0 {
 			return r
 		}
 	}
@@ -257,40 +263,11 @@ func (h *HBitmap) NextZero(i int64) int64 {
 	if i >= h.n {
 		return h.n
 	}
-	r := nextZero(h.root, h.height, 0, i)
+	r := next(h.root, h.height, 0, i, false)
 	if r < 0 || r > h.n {
 		return h.n
 	}
 	return r
-}
-
-func nextZero(nd *hnode, lv int, base, i int64) int64 {
-	switch {
-	case nd == nil:
-		return i
-	case nd == allSet:
-		return -1
-	case lv == 0:
-		b := i - base
-		for wi := b / 64; wi < leafWords; wi++ {
-			w := ^nd.w[wi]
-			if wi == b/64 {
-				w &= ^uint64(0) << (b % 64)
-			}
-			if w != 0 {
-				return base + wi*64 + int64(bits.TrailingZeros64(w))
-			}
-		}
-		return -1
-	}
-	cs := childShift(lv)
-	for k := (i - base) >> cs; k < fanOut; k++ {
-		kb := base + k<<cs
-		if r := nextZero(nd.kids[k], lv-1, kb, max(i, kb)); r >= 0 {
-			return r
-		}
-	}
-	return -1
 }
 
 // Merge ORs src into h (hbitmap_merge); bits of a longer src beyond h's

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jobfsm/jobfsm/internal/testseed"
 )
 
 // stuck bounds every wait on the server: reaching it means the server
@@ -45,18 +47,7 @@ func TestMain(m *testing.M) {
 }
 
 // seed is the suite's fixed seed (RELIABILITY_SEED overrides it).
-func seed(t *testing.T) uint64 {
-	s := uint64(16)
-	if v := os.Getenv("RELIABILITY_SEED"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			t.Fatalf("RELIABILITY_SEED=%q: %v", v, err)
-		}
-		s = n
-	}
-	t.Logf("seed %d", s)
-	return s
-}
+func seed(t *testing.T) uint64 { return testseed.Get(t, "RELIABILITY_SEED", 16) }
 
 // server is a running `jobsim qmp --socket` (or qemu-storage-daemon) process.
 type server struct {

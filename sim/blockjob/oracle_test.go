@@ -3,34 +3,18 @@ package blockjob
 import (
 	"bytes"
 	"math/rand/v2"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/jobfsm/jobfsm/blockdev"
+	"github.com/jobfsm/jobfsm/internal/testseed"
 	"github.com/jobfsm/jobfsm/sim"
 )
 
-// testSeed returns $BLOCKJOB_SEED if set (a number to replay a failure,
-// "random" for a fresh seed), else the fixed seed CI runs; it is logged
-// either way and every failure message repeats it.
-func testSeed(t testing.TB) uint64 {
-	s := uint64(1)
-	switch v := os.Getenv("BLOCKJOB_SEED"); v {
-	case "":
-	case "random":
-		s = uint64(time.Now().UnixNano())
-	default:
-		p, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			t.Fatalf("BLOCKJOB_SEED=%q: want a number or \"random\"", v)
-		}
-		s = p
-	}
-	t.Logf("seed %d (replay with BLOCKJOB_SEED=%d)", s, s)
-	return s
-}
+// testSeed is the oracle tests' seed: fixed under CI, BLOCKJOB_SEED=<n>
+// to replay a failure, BLOCKJOB_SEED=random for a new one; every failure
+// message repeats it.
+func testSeed(t testing.TB) uint64 { return testseed.Get(t, "BLOCKJOB_SEED", 1) }
 
 func readAll(t testing.TB, n *blockdev.Node) []byte {
 	p := make([]byte, n.Size())
