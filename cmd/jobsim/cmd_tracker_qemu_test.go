@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/jobfsm/jobfsm/tracker"
 )
 
@@ -76,10 +78,24 @@ func (q *qsd) kill() {
 	if q.admin != nil {
 		q.admin.Close()
 	}
+	// The daemon is not our child (--daemonize): a pidfd tells when it has
+	// exited, and with it every file it held is closed.
+	pfd, err := unix.PidfdOpen(q.pid, 0)
+	if err != nil {
+		q.t.Fatalf("pidfd_open(%d): %v", q.pid, err)
+	}
+	defer unix.Close(pfd)
 	_ = syscall.Kill(q.pid, syscall.SIGKILL)
-	for syscall.Kill(q.pid, 0) == nil {
-		// the daemon is not our child: wait for init to reap it
-		time.Sleep(10 * time.Millisecond)
+	fds := []unix.PollFd{{Fd: int32(pfd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds, 10_000)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n == 0 {
+			q.t.Fatalf("qemu-storage-daemon %d did not exit after SIGKILL: %v", q.pid, err)
+		}
+		break
 	}
 	q.pid = 0
 }
