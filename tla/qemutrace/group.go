@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/jobfsm/jobfsm/tla/tracegen"
 )
 
 // MarshalJSON writes a query line's Listed as its "jobs" object.
@@ -26,22 +28,13 @@ func (l Line) MarshalJSON() ([]byte, error) {
 	return json.Marshal(plain(l))
 }
 
-// Header is a group file's first line: the CONSTANTS of JobLifecycle that
-// TraceQemu.cfg substitutes (the names TraceJobLifecycle reads) and the
-// number of traces in the file.
+// Header is a group file's first line: the trace header TraceJobLifecycle
+// reads (tracegen.Header, the CONSTANTS TraceQemu.cfg substitutes; Seed
+// stays 0, a recorded transcript has none) and the number of traces in the
+// file.
 type Header struct {
-	Op             string `json:"op"` // "config"
-	N              int    `json:"n"`
-	Grouped        []int  `json:"grouped"`
-	ManualFinalize []int  `json:"manual_finalize"`
-	ManualDismiss  []int  `json:"manual_dismiss"`
-	Ready          []int  `json:"ready"`
-	MayFail        []int  `json:"may_fail"`
-	StopOnError    []int  `json:"stop_on_error"`
-	PrepareMayFail []int  `json:"prepare_may_fail"`
-	MaxDrains      int    `json:"max_drains"`
-	Monitors       int    `json:"monitors"`
-	Traces         int    `json:"traces"`
+	tracegen.Header
+	Traces int `json:"traces"`
 }
 
 // TraceLine opens trace T of a group file.
@@ -74,9 +67,9 @@ func GroupTraces(traces []*Trace, maxDrains int) []*Group {
 	byKey := map[string]*Group{}
 	var keys []string
 	for _, t := range traces {
-		h := Header{Op: "config", N: MaxJobs, Grouped: ints(t.Grouped), ManualFinalize: ints(t.ManualFinalize),
+		h := Header{Header: tracegen.Header{Op: "config", N: MaxJobs, Grouped: ints(t.Grouped), ManualFinalize: ints(t.ManualFinalize),
 			ManualDismiss: ints(t.ManualDismiss), Ready: ints(t.Ready), MayFail: ints(t.MayFail),
-			StopOnError: ints(t.StopOnError), PrepareMayFail: ints(t.PrepareMayFail), MaxDrains: maxDrains}
+			StopOnError: ints(t.StopOnError), PrepareMayFail: ints(t.PrepareMayFail), MaxDrains: maxDrains}}
 		b, _ := json.Marshal(h)
 		k := string(b)
 		g := byKey[k]
