@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/jobfsm/jobfsm/fsm"
 	"github.com/jobfsm/jobfsm/internal/qerr"
 	"github.com/jobfsm/jobfsm/sim"
 )
@@ -14,6 +15,8 @@ import (
 type Options struct {
 	// Seed is the simulator's tie-break seed.
 	Seed uint64
+	// Version is the QEMU version spoken (zero: fsm.DefaultVersion, 7.2).
+	Version fsm.Version
 	// Epoch is the wall-clock time that virtual time 0 stands for in event
 	// timestamps; zero means the time the dispatcher was created.
 	Epoch time.Time
@@ -52,7 +55,7 @@ type Dispatcher struct {
 func NewDispatcher(opts Options) *Dispatcher {
 	d := &Dispatcher{
 		opts:   opts,
-		m:      sim.New(sim.Options{Seed: opts.Seed, Tracer: opts.Tracer}),
+		m:      sim.New(sim.Options{Seed: opts.Seed, Version: opts.Version, Tracer: opts.Tracer}),
 		schema: loadSchema(),
 		epoch:  opts.Epoch,
 	}

@@ -14,6 +14,9 @@ import (
 type Options struct {
 	// Seed selects the interleaving of work due at the same virtual time.
 	Seed uint64
+	// Version is the QEMU version whose behaviour the manager follows
+	// (zero: fsm.DefaultVersion, QEMU 7.2).
+	Version fsm.Version
 	// Tracer, when set, receives every trigger fired and every verb tried,
 	// in order (the NDJSON trace that tla/TraceJobLifecycle.tla checks).
 	Tracer func(TraceRecord)
@@ -801,3 +804,6 @@ func (m *Manager) NextDue() (int64, bool) { return m.eng.next() }
 
 // Idle reports that nothing is queued: every job waits for a command.
 func (m *Manager) Idle() bool { return m.eng.live == 0 }
+
+// Version is the QEMU version whose behaviour the manager follows.
+func (m *Manager) Version() fsm.Version { return m.opts.Version }
