@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"strings"
 
 	"github.com/jobfsm/jobfsm/fsm"
 )
@@ -42,12 +43,9 @@ func (q *qemuFlag) version() (fsm.Version, error) {
 
 // versionList is "7.2, 10.0": the versions jobfsm speaks, oldest first.
 func versionList() string {
-	s := ""
-	for i, v := range fsm.Versions() {
-		if i > 0 {
-			s += ", "
-		}
-		s += v.String()
+	var names []string
+	for _, v := range fsm.Versions() {
+		names = append(names, v.String())
 	}
-	return s
+	return strings.Join(names, ", ")
 }
