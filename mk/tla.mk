@@ -1,7 +1,8 @@
 # TLA+ checks (tla/README.md): TLC on every tla/MC_*.cfg against its `\* Expect:`
-# line, compared with `jobsim explore` (except the Tracker configs), and trace
-# validation of simulator runs. Both fail with one line saying where to put
-# tla2tools.jar when it is missing.
+# line (QEMU 7.2's configs and 10.0's MC_*_10_0.cfg, each naming its version in
+# QemuVersion), compared with `jobsim explore` (except the Tracker configs), and
+# trace validation of simulator runs and of both versions' QEMU transcripts.
+# Both fail with one line saying where to put tla2tools.jar when it is missing.
 .PHONY: tlc trace-check
 
 tlc:

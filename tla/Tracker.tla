@@ -8,9 +8,9 @@
 (* cancel the tracker's jobs and run jobs of their own.                    *)
 (*                                                                         *)
 (* Every status change of a job goes through Hop, which asserts that it is *)
-(* an edge of the generated JobTable (fsm's canonical table); every QMP    *)
-(* verb is guarded by JobTable's Permits, so QEMU refuses what the table   *)
-(* refuses.  The job side is the lifecycle of JobLifecycle.tla cut down to *)
+(* an edge of the generated table of QemuVersion (JobTables; fsm's         *)
+(* canonical table); every QMP verb is guarded by that table's Permits, so *)
+(* QEMU refuses what the table refuses.  The job side is the lifecycle of JobLifecycle.tla cut down to *)
 (* what the tracker can observe: one backup per transaction (the default   *)
 (* completion-mode), no pauses or drains (they change no outcome), and the *)
 (* steps inside one main-loop call taken together (running -> waiting ->   *)
@@ -25,7 +25,7 @@
 (* protocol's FALSE, MC_tracker_autodismiss sets them as tools did before  *)
 (* QEMU 2.12 had PENDING and CONCLUDED.                                    *)
 (***************************************************************************)
-EXTENDS Naturals, FiniteSets, TLC, JobTable
+EXTENDS Naturals, FiniteSets, TLC, JobTables
 
 CONSTANTS
     N,             \* the tracker's jobs 1..N (backups, started in id order)

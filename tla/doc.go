@@ -8,7 +8,7 @@
 // check-generated` fails when one is stale. JobLifecycle.tla is the
 // hand-written lifecycle spec that uses JobTables for every legality check
 // (each MC_*.cfg sets QemuVersion; MC_*_10_0.cfg are 10.0's); Tracker.tla
-// composes a cut-down lifecycle with 7.2's JobTable and the management
+// composes a cut-down lifecycle (on JobTables too) with the management
 // tracker's protocol (issue 13, invariants T1-T5). MC_*.cfg are
 // the TLC model configs, each stating its expected outcome in one `\* Expect:`
 // line; the Go explorer (model/explore, `jobsim explore`) reads the CONSTANTS
