@@ -75,7 +75,7 @@ var setSpeedStatuses = []Status{Created, Running, Paused, Ready, Standby}
 // statuses in which each verb is accepted. In 7.2 complete is accepted in
 // ready and standby.
 var verbRows72 = []verbRow{
-	{VerbCancel, []Status{Created, Running, Paused, Ready, Standby, Waiting, Pending}, "job_cancel_locked"},
+	{VerbCancel, []Status{Created, Running, Paused, Ready, Standby, Waiting, Pending}, "job_user_cancel_locked"},
 	{VerbPause, []Status{Created, Running, Paused, Ready, Standby}, "job_user_pause_locked"},
 	{VerbResume, []Status{Created, Running, Paused, Ready, Standby}, "job_user_resume_locked"},
 	{VerbSetSpeed, setSpeedStatuses, "block_job_set_speed_locked"},
