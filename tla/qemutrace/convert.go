@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/jobfsm/jobfsm/conformance"
+	"github.com/jobfsm/jobfsm/fsm"
 )
 
 // MaxJobs is JobLifecycle's bound on N (its ASSUME).
@@ -35,6 +36,10 @@ type Line struct {
 // Trace is one converted transcript.
 type Trace struct {
 	Source string
+	// Version is the QEMU version that recorded the transcript, whose table
+	// (the spec's QemuVersion) must explain it. Convert leaves it 7.2; the
+	// caller sets it (qemutrace convert -qemu).
+	Version fsm.Version
 	// Names are the QEMU ids of spec jobs 1..N.
 	Names []string
 	// The spec's per-job CONSTANTS (1-based job numbers).
