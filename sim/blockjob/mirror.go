@@ -304,10 +304,14 @@ func (d *mirrorJob) Run(j *sim.Job) sim.Step {
 	if cnt == 0 {
 		if !d.ready {
 			d.ready = true
-			if d.copyMode == CopyWriteBlocking {
-				d.activelySynced = true
-			}
 			j.TransitionToReady()
+		}
+		// Nothing dirty, nothing in flight: from now on a write-blocking
+		// mirror's target follows every guest write (mirror_run; since 8.2
+		// on every such iteration, so a mirror switched to write-blocking
+		// by block-job-change after READY becomes actively synced too).
+		if d.copyMode == CopyWriteBlocking {
+			d.activelySynced = true
 		}
 		if d.shouldComplete || j.CancelRequested() {
 			return d.finish(nil)
@@ -425,6 +429,45 @@ func (d *mirrorJob) undrain() {
 			d.u.j.Manager().DrainEnd(d.u.j)
 		}
 	}
+}
+
+// Query is mirror_query (MirrorQuery, 10.0): query-block-jobs' mirror
+// branch. Active commit runs this code under its own driver, which has no
+// query.
+func (d *mirrorJob) Query(j *sim.Job, in *sim.BlockJobInfo) {
+	if d.isCommit || !j.Manager().Has(sim.MirrorQuery) {
+		return
+	}
+	synced := d.activelySynced
+	in.ActivelySynced = &synced
+}
+
+// Changeable reports whether the job has block-job-change (MirrorChange):
+// mirror_job_driver has change, the active commit driver has not.
+func (d *mirrorJob) Changeable() bool { return !d.isCommit }
+
+// Change is mirror_change: the branch's copy mode (background when the
+// client named another job type: QEMU reads the mirror branch of the union
+// whatever the type) against the current one; only background to
+// write-blocking is implemented. The new mode takes effect for the next
+// guest write; actively-synced follows once the loop finds nothing dirty.
+func (d *mirrorJob) Change(j *sim.Job, o sim.ChangeOptions) error {
+	want := CopyBackground
+	if o.Type == sim.TypeMirror && o.CopyMode != "" {
+		want = o.CopyMode
+	}
+	cur := d.copyMode
+	if cur == "" {
+		cur = CopyBackground
+	}
+	if want == cur {
+		return nil
+	}
+	if want != CopyWriteBlocking {
+		return qerr.Generic("Change to copy mode '%s' is not implemented", want)
+	}
+	d.copyMode = CopyWriteBlocking
+	return nil
 }
 
 // Complete is mirror_complete: pivot at the end of the job; a paused job
