@@ -14,6 +14,9 @@ type NodeInfo struct {
 	File             string       `json:"file"`
 	BackingFile      string       `json:"backing_file,omitempty"`
 	BackingFileDepth int          `json:"backing_file_depth"`
+	// Active is QEMU 10.0's activation state (always true: jobfsm has no
+	// blockdev-set-active); nil where the version has no such member.
+	Active *bool `json:"active,omitempty"`
 	Encrypted        bool         `json:"encrypted"`
 	DetectZeroes     string       `json:"detect_zeroes"`
 	VirtualSize      int64        `json:"-"`

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jobfsm/jobfsm/blockdev"
 	"github.com/jobfsm/jobfsm/internal/qerr"
+	"github.com/jobfsm/jobfsm/sim"
 )
 
 // blockLayer binds the block commands (blockdev-add, bitmaps,
@@ -78,7 +79,14 @@ func (b *blockLayer) register() {
 		return NewObject().Set("sha256", sum), nil
 	}
 	h["query-named-block-nodes"] = func(s *Session, a *Object) (any, error) {
-		return nonNil(b.g.NamedNodes()), nil
+		nodes := nonNil(b.g.NamedNodes())
+		if b.d.m.Has(sim.NodeActive) {
+			active := true
+			for i := range nodes {
+				nodes[i].Active = &active
+			}
+		}
+		return nodes, nil
 	}
 	b.registerJobs()
 }

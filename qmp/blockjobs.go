@@ -89,13 +89,18 @@ func (b *blockLayer) transaction(s *Session, a *Object) (any, error) {
 	if p, ok := a.Get("properties"); ok {
 		grouped = argStrDef(p.(*Object), "completion-mode", "individual") == "grouped"
 	}
+	v, _ := a.Get("actions")
+	actions, _ := v.([]any)
+	if grouped && m.Has(sim.TxnCompletionModeFirst) {
+		if err := checkGroupedActions(actions); err != nil {
+			return nil, err
+		}
+	}
 	b.drainAll()
 	var txn *sim.Txn
 	if grouped {
 		txn = m.NewTxn()
 	}
-	v, _ := a.Get("actions")
-	actions, _ := v.([]any)
 	var done []txnAction
 	var err error
 	for _, x := range actions {
@@ -129,6 +134,23 @@ func (b *blockLayer) transaction(s *Session, a *Object) (any, error) {
 		}
 	}
 	return nil, err
+}
+
+// groupedActions are the actions that support completion-mode grouped:
+// the backups, whose jobs join the transaction's JobTxn.
+var groupedActions = map[string]bool{"blockdev-backup": true, "drive-backup": true}
+
+// checkGroupedActions is QEMU 10.0's qmp_transaction refusing a grouped
+// transaction with an action that does not support it, before the drain
+// and before preparing anything (TxnCompletionModeFirst).
+func checkGroupedActions(actions []any) error {
+	for _, x := range actions {
+		kind := argStr(x.(*Object), "type")
+		if !groupedActions[kind] {
+			return qerr.Generic("Action '%s' does not support transaction property completion-mode = grouped", kind)
+		}
+	}
+	return nil
 }
 
 func (b *blockLayer) prepare(kind string, data *Object, grouped bool, txn *sim.Txn) (txnAction, error) {

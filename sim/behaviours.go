@@ -47,6 +47,15 @@ var (
 			"no longer on the source node (query-named-block-nodes dirty-bitmaps)",
 		Source: "block/copy-before-write.c cbw_open: block_copy_state_new(bs->file, s->target, bs, ...)",
 	}
+	// NodeActive: query-named-block-nodes reports each node's activation
+	// state.
+	NodeActive = &Behaviour{
+		Name:  "node-active",
+		Since: fsm.QEMU10_0,
+		Description: "query-named-block-nodes gives every node the member active (true: jobfsm has no " +
+			"blockdev-set-active, the 10.0 command that clears it)",
+		Source: "block/qapi.c bdrv_block_device_info: info->active = !bdrv_is_inactive(bs) (10.0)",
+	}
 	// TxnCompletionModeFirst: transaction refuses an action that does not
 	// support completion-mode grouped before preparing any action.
 	TxnCompletionModeFirst = &Behaviour{
@@ -60,7 +69,7 @@ var (
 
 // Behaviours returns every behaviour, in spec/versions.md's order.
 func Behaviours() []*Behaviour {
-	return []*Behaviour{MirrorQuery, MirrorChange, CopyBitmapOnFilter, TxnCompletionModeFirst}
+	return []*Behaviour{MirrorQuery, MirrorChange, CopyBitmapOnFilter, NodeActive, TxnCompletionModeFirst}
 }
 
 // Has reports whether the manager's QEMU version behaves as b says.

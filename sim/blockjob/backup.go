@@ -250,21 +250,32 @@ func createBackup(m *sim.Manager, g *blockdev.Graph, bs, target *blockdev.Node, 
 	}
 	// bdrv_cbw_append: the filter opens its target child for writing
 	// (bdrv_insert_node prefixes the failure), then block-copy's bitmap on
-	// the source and the filter's own two bitmaps.
+	// the source (7.2) or on the filter itself (CopyBitmapOnFilter, 10.0)
+	// and the filter's own two bitmaps.
 	if err := target.CheckWritable(); err != nil {
 		return fail(qerr.Generic("Could not create node: %s", err.Error()), nil, nil)
 	}
 	cluster := max(int64(blockdev.DefaultClusterSize), target.SkipFilters().ClusterSize())
-	bcs, err := bs.CreateBitmap(cluster, "")
-	if err != nil {
-		return fail(err, nil, nil)
+	onFilter := m.Has(sim.CopyBitmapOnFilter)
+	var bcs *blockdev.DirtyBitmap
+	var err error
+	if !onFilter {
+		if bcs, err = bs.CreateBitmap(cluster, ""); err != nil {
+			return fail(err, nil, nil)
+		}
+		bcs.SetDisabled(true)
 	}
-	bcs.SetDisabled(true)
 	cbw, err := g.InsertFilter(blockdev.DriverCBW, a.FilterNodeName, bs)
 	if err != nil {
 		return fail(err, nil, bcs)
 	}
 	g.AddFilterChild(cbw, "target", target)
+	if onFilter {
+		if bcs, err = cbw.CreateBitmap(cluster, ""); err != nil {
+			return fail(err, cbw, nil)
+		}
+		bcs.SetDisabled(true)
+	}
 	done, _ := cbw.CreateBitmap(cluster, "")
 	done.SetDisabled(true)
 	access, _ := cbw.CreateBitmap(cluster, "")
