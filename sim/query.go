@@ -34,7 +34,9 @@ type BlockJobInfo struct {
 
 // BlockQuerier is BlockJobDriver.query: a driver that adds its type's
 // members to query-block-jobs.
-type BlockQuerier interface{ Query(j *Job, in *BlockJobInfo) }
+type BlockQuerier interface {
+	Query(j *Job, in *BlockJobInfo)
+}
 
 // QueryJobs is qmp_query_jobs: every job, newest first; error present iff
 // the job has an error text.
