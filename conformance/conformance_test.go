@@ -202,6 +202,64 @@ func TestCorpusQEMU(t *testing.T) {
 	runCorpus(t, c, srv, true, func(*Scenario) string { return "" })
 }
 
+// qemu10Command returns how to start QEMU 10.0's qemu-storage-daemon, as
+// scripts/setup-qemu10.sh (make setup-qemu10) installs it in
+// $QEMU10_DIR (default ~/.cache/jobfsm/qemu-10.0), and puts that
+// install's qemu-img and qemu-io first on PATH for the test (the runner
+// makes images with them by name). Under CI=true a missing install is a
+// failure, otherwise a skip.
+func qemu10Command(t *testing.T) []string {
+	t.Helper()
+	dir := os.Getenv("QEMU10_DIR")
+	if dir == "" {
+		cache := os.Getenv("XDG_CACHE_HOME")
+		if cache == "" {
+			cache = filepath.Join(os.Getenv("HOME"), ".cache")
+		}
+		dir = filepath.Join(cache, "jobfsm", "qemu-10.0")
+	}
+	bin := filepath.Join(dir, "bin")
+	for _, tool := range []string{"qemu-storage-daemon", "qemu-img", "qemu-io"} {
+		if _, err := os.Stat(filepath.Join(bin, tool+"-10.0")); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("QEMU 10.0 is missing under CI=true (%v): run `make setup-qemu10` (or set QEMU10_DIR)", err)
+			}
+			t.Skipf("QEMU 10.0 not installed (%v): run `make setup-qemu10` (or set QEMU10_DIR); CI=true makes this a failure", err)
+		}
+	}
+	tools := t.TempDir()
+	for _, tool := range []string{"qemu-img", "qemu-io"} {
+		if err := os.Symlink(filepath.Join(bin, tool+"-10.0"), filepath.Join(tools, tool)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", tools+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return []string{filepath.Join(bin, "qemu-storage-daemon-10.0"), "--chardev", "stdio,id=m", "--monitor", "m"}
+}
+
+// TestCorpusQEMU10 replays the corpus on QEMU 10.0.13 and compares it with
+// the transcripts recorded there (spec/conformance/qemu-10.0); with -update
+// it records them again.
+func TestCorpusQEMU10(t *testing.T) {
+	cmd := qemu10Command(t)
+	c := openCorpusAt(t, fsm.QEMU10_0)
+	srv := &Process{Label: "qemu-storage-daemon 10.0", Command: cmd}
+	if *update {
+		for _, s := range c.Scenarios {
+			got, err := Run(s, srv, *timeout)
+			if err != nil {
+				t.Fatalf("recording %s: %v", s.Name, err)
+			}
+			if err := os.WriteFile(c.QEMUPath(s), got.Marshal(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("RECORDED %s (%d responses, %d events)", s.Name, len(got.Responses), len(got.Events))
+		}
+		return
+	}
+	runCorpus(t, c, srv, true, func(*Scenario) string { return "" })
+}
+
 func TestCorpusInProcess(t *testing.T) { corpusInProcess(t, fsm.QEMU7_2) }
 
 // TestCorpusInProcess10 is the corpus on jobsim speaking 10.0, compared with
