@@ -18,6 +18,7 @@ import (
 // query-version and the greeting are that version's.
 //
 //go:generate go run ./internal/genschema schema_gen.go schema/qemu-7.2.json schema/qemu-10.0.json
+//go:generate go run ./internal/genversions schema ../spec/versions.md
 
 type member struct {
 	Name     string
