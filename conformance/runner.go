@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jobfsm/jobfsm/fsm"
 	"github.com/jobfsm/jobfsm/qmp"
 )
 
@@ -61,6 +62,45 @@ type Process struct {
 
 // QEMUCommand is how real QEMU is started.
 var QEMUCommand = []string{"qemu-storage-daemon", "--chardev", "stdio,id=m", "--monitor", "m"}
+
+// qemuDaemons is where each QEMU version's qemu-storage-daemon is: 7.2 is
+// the system's (Debian 12's package), 10.0 the copy
+// scripts/setup-qemu10.sh unpacks into a cache directory (reference §13).
+var qemuDaemons = map[fsm.Version]func() string{
+	fsm.QEMU7_2:  func() string { return QEMUCommand[0] },
+	fsm.QEMU10_0: func() string { return filepath.Join(QEMU10Dir(), "bin", "qemu-storage-daemon-10.0") },
+}
+
+// QEMU10Dir is where scripts/setup-qemu10.sh installs QEMU 10.0: $QEMU10_DIR
+// (make exports it), else $JOBFSM_QEMU10_DIR, else
+// ${XDG_CACHE_HOME:-$HOME/.cache}/jobfsm/qemu-10.0, as the script itself
+// chooses.
+func QEMU10Dir() string {
+	for _, env := range []string{"QEMU10_DIR", "JOBFSM_QEMU10_DIR"} {
+		if d := os.Getenv(env); d != "" {
+			return d
+		}
+	}
+	cache := os.Getenv("XDG_CACHE_HOME")
+	if cache == "" {
+		cache = filepath.Join(os.Getenv("HOME"), ".cache")
+	}
+	return filepath.Join(cache, "jobfsm", "qemu-10.0")
+}
+
+// QEMUDaemon returns the qemu-storage-daemon of version v as a Server on
+// stdio, or an error naming how to install it when it is missing.
+func QEMUDaemon(v fsm.Version) (*Process, error) {
+	where, ok := qemuDaemons[v]
+	if !ok {
+		return nil, fmt.Errorf("no qemu-storage-daemon is known for QEMU %v", v)
+	}
+	bin := where()
+	if _, err := exec.LookPath(bin); err != nil {
+		return nil, fmt.Errorf("qemu-storage-daemon %v is not installed (%s: %v); `make setup` installs it", v, bin, err)
+	}
+	return &Process{Label: "qemu-storage-daemon " + v.String(), Command: append([]string{bin}, QEMUCommand[1:]...)}, nil
+}
 
 func (p *Process) Name() string { return p.Label }
 
