@@ -186,7 +186,7 @@ func writeScenario(s *Scenario, v fsm.Version, diff string) string {
 		return ""
 	}
 	// one file per version, overwritten: rapid replays the minimized case
-	// last, and a fixed-seed run stops at its first disagreement
+	// last, and a fixed-seed run writes only its first disagreement
 	p := filepath.Join(*diffOut, "disagreement-"+v.String()+".json")
 	s.Note = fmt.Sprintf("minimized disagreement from TestDifferential on QEMU %v: %s", v, diff)
 	b, _ := json.MarshalIndent(s, "", " ")
@@ -268,7 +268,8 @@ func jobsimQMP(t *testing.T, v fsm.Version) *Process {
 	// whether it takes these flags, instead of a closed output on seed 1
 	cmd := exec.Command(args[0], args[1:]...)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s does not start: %v\n%s", strings.Join(args[1:], " "), err, out)
+		// the last line says why (a usage error is preceded by the usage)
+		t.Fatalf("jobsim %s does not start (%v): %s", strings.Join(args[1:], " "), err, lastLine(string(out)))
 	}
 	return &Process{Label: "jobsim " + strings.Join(args[1:], " "), Command: args}
 }
@@ -316,6 +317,9 @@ func differentialOn(t *testing.T, v fsm.Version) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// every seed runs, so that a failure lists all disagreeing sequences;
+	// the first one is written out
+	var disagree []int
 	for _, seed := range seeds {
 		s := gen.Example(seed)
 		skip, d := differential(s, qemu, js)
@@ -323,8 +327,13 @@ func differentialOn(t *testing.T, v fsm.Version) {
 			t.Logf("seed %d not compared: %s", seed, skip)
 		}
 		if d != "" {
-			t.Fatalf("QEMU %v, seed %d: %s (scenario %s; replay with -diff-qemu=%v -diff-seeds=%d)", v, seed, d, writeScenario(s, v, d), v, seed)
+			where := "replay"
+			if len(disagree) == 0 {
+				where = "scenario " + writeScenario(s, v, d) + "; replay"
+			}
+			disagree = append(disagree, seed)
+			t.Errorf("QEMU %v, seed %d: %s (%s with -diff-qemu=%v -diff-seeds=%d)", v, seed, d, where, v, seed)
 		}
 	}
-	t.Logf("QEMU %v: %d sequences run (seeds %s)", v, len(seeds), *diffSeeds)
+	t.Logf("QEMU %v: %d sequences run (seeds %s), %d disagree %v", v, len(seeds), *diffSeeds, len(disagree), disagree)
 }
