@@ -202,30 +202,26 @@ func TestCorpusQEMU(t *testing.T) {
 	runCorpus(t, c, srv, true, func(*Scenario) string { return "" })
 }
 
-// qemu10Command returns how to start QEMU 10.0's qemu-storage-daemon, as
-// scripts/setup-qemu10.sh (make setup-qemu10) installs it in
-// $QEMU10_DIR (default ~/.cache/jobfsm/qemu-10.0), and puts that
-// install's qemu-img and qemu-io first on PATH for the test (the runner
-// makes images with them by name). Under CI=true a missing install is a
-// failure, otherwise a skip.
+// qemu10Command returns how to start QEMU 10.0's qemu-storage-daemon
+// (QEMUDaemon: where scripts/setup-qemu10.sh installs it, QEMU10Dir) and
+// puts that install's qemu-img and qemu-io first on PATH for the test (the
+// runner makes images with them by name). Under CI=true a missing install
+// is a failure, otherwise a skip naming `make setup-qemu10`.
 func qemu10Command(t *testing.T) []string {
 	t.Helper()
-	dir := os.Getenv("QEMU10_DIR")
-	if dir == "" {
-		cache := os.Getenv("XDG_CACHE_HOME")
-		if cache == "" {
-			cache = filepath.Join(os.Getenv("HOME"), ".cache")
+	srv, err := QEMUDaemon(fsm.QEMU10_0)
+	bin := filepath.Join(QEMU10Dir(), "bin")
+	for _, tool := range []string{"qemu-img", "qemu-io"} {
+		if err != nil {
+			break
 		}
-		dir = filepath.Join(cache, "jobfsm", "qemu-10.0")
+		_, err = os.Stat(filepath.Join(bin, tool+"-10.0"))
 	}
-	bin := filepath.Join(dir, "bin")
-	for _, tool := range []string{"qemu-storage-daemon", "qemu-img", "qemu-io"} {
-		if _, err := os.Stat(filepath.Join(bin, tool+"-10.0")); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("QEMU 10.0 is missing under CI=true (%v): run `make setup-qemu10` (or set QEMU10_DIR)", err)
-			}
-			t.Skipf("QEMU 10.0 not installed (%v): run `make setup-qemu10` (or set QEMU10_DIR); CI=true makes this a failure", err)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("QEMU 10.0 is missing under CI=true (%v): run `make setup-qemu10` (or set QEMU10_DIR)", err)
 		}
+		t.Skipf("QEMU 10.0 not installed (%v): run `make setup-qemu10` (or set QEMU10_DIR); CI=true makes this a failure", err)
 	}
 	tools := t.TempDir()
 	for _, tool := range []string{"qemu-img", "qemu-io"} {
@@ -234,7 +230,7 @@ func qemu10Command(t *testing.T) []string {
 		}
 	}
 	t.Setenv("PATH", tools+string(os.PathListSeparator)+os.Getenv("PATH"))
-	return []string{filepath.Join(bin, "qemu-storage-daemon-10.0"), "--chardev", "stdio,id=m", "--monitor", "m"}
+	return srv.Command
 }
 
 // TestCorpusQEMU10 replays the corpus on QEMU 10.0.13 and compares it with
