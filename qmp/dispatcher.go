@@ -323,6 +323,9 @@ func (s *Session) dispatch(msg any) (id any, hasID bool, res any, err error) {
 			return id, hasID, nil, err
 		}
 	}
+	if err := checkSimulated(name, args); err != nil {
+		return id, hasID, nil, err
+	}
 	res, err = h(s, args)
 	return id, hasID, res, err
 }
