@@ -269,13 +269,13 @@ func createBackup(m *sim.Manager, g *blockdev.Graph, bs, target *blockdev.Node, 
 	if err != nil {
 		return fail(err, nil, bcs)
 	}
-	g.AddFilterChild(cbw, "target", target)
 	if onFilter {
 		if bcs, err = cbw.CreateBitmap(cluster, ""); err != nil {
 			return fail(err, cbw, nil)
 		}
 		bcs.SetDisabled(true)
 	}
+	g.AddFilterChild(cbw, "target", target)
 	done, _ := cbw.CreateBitmap(cluster, "")
 	done.SetDisabled(true)
 	access, _ := cbw.CreateBitmap(cluster, "")
