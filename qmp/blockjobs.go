@@ -85,22 +85,22 @@ type txnAction struct {
 // prepared ones in reverse; finally clean each in order.
 func (b *blockLayer) transaction(s *Session, a *Object) (any, error) {
 	m := b.d.m
+	if m.Has(sim.TxnCompletionModeFirst) {
+		if err := checkGroupedActions(a); err != nil {
+			return nil, err
+		}
+	}
 	grouped := false
 	if p, ok := a.Get("properties"); ok {
 		grouped = argStrDef(p.(*Object), "completion-mode", "individual") == "grouped"
-	}
-	v, _ := a.Get("actions")
-	actions, _ := v.([]any)
-	if grouped && m.Has(sim.TxnCompletionModeFirst) {
-		if err := checkGroupedActions(actions); err != nil {
-			return nil, err
-		}
 	}
 	b.drainAll()
 	var txn *sim.Txn
 	if grouped {
 		txn = m.NewTxn()
 	}
+	v, _ := a.Get("actions")
+	actions, _ := v.([]any)
 	var done []txnAction
 	var err error
 	for _, x := range actions {
@@ -143,7 +143,13 @@ var groupedActions = map[string]bool{"blockdev-backup": true, "drive-backup": tr
 // checkGroupedActions is QEMU 10.0's qmp_transaction refusing a grouped
 // transaction with an action that does not support it, before the drain
 // and before preparing anything (TxnCompletionModeFirst).
-func checkGroupedActions(actions []any) error {
+func checkGroupedActions(a *Object) error {
+	p, ok := a.Get("properties")
+	if !ok || argStrDef(p.(*Object), "completion-mode", "individual") != "grouped" {
+		return nil
+	}
+	v, _ := a.Get("actions")
+	actions, _ := v.([]any)
 	for _, x := range actions {
 		kind := argStr(x.(*Object), "type")
 		if !groupedActions[kind] {
