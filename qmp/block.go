@@ -7,6 +7,7 @@ import (
 
 	"github.com/jobfsm/jobfsm/blockdev"
 	"github.com/jobfsm/jobfsm/internal/qerr"
+	"github.com/jobfsm/jobfsm/sim"
 )
 
 // blockLayer binds the block commands (blockdev-add, bitmaps,
@@ -42,11 +43,24 @@ func (b *blockLayer) register() {
 		if err := decode(a, &o); err != nil {
 			return nil, err
 		}
-		_, err := b.g.AddNode(o)
-		return nil, err
+		before := b.g.Nodes()
+		if _, err := b.g.AddNode(o); err != nil {
+			return nil, err
+		}
+		for range newChildEdges(before, b.g.Nodes()) {
+			b.d.m.DrainAllFor(sim.DrainAttachChild)
+		}
+		return nil, nil
 	}
 	h["blockdev-del"] = func(s *Session, a *Object) (any, error) {
-		return nil, b.g.DelNode(argStr(a, "node-name"))
+		before := len(b.g.Nodes())
+		if err := b.g.DelNode(argStr(a, "node-name")); err != nil {
+			return nil, err
+		}
+		for range before - len(b.g.Nodes()) {
+			b.d.m.DrainAllFor(sim.DrainCloseNode)
+		}
+		return nil, nil
 	}
 	h["block-dirty-bitmap-add"] = func(s *Session, a *Object) (any, error) {
 		var o blockdev.BitmapAddArgs
@@ -122,4 +136,23 @@ func noUint(v any, name string) error {
 		}
 	}
 	return nil
+}
+
+// newChildEdges is the number of child edges of the nodes in after that
+// are not in before: the children a blockdev-add attached, existing nodes
+// and the ones it created inline alike.
+func newChildEdges(before, after []*blockdev.Node) int {
+	old := make(map[*blockdev.Node]bool, len(before))
+	for _, n := range before {
+		old[n] = true
+	}
+	edges := 0
+	for _, n := range after {
+		for _, e := range n.Parents() {
+			if e.Kind == blockdev.ParentNode && !old[e.Parent] {
+				edges++
+			}
+		}
+	}
+	return edges
 }

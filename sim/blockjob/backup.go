@@ -241,6 +241,7 @@ func createBackup(m *sim.Manager, g *blockdev.Graph, bs, target *blockdev.Node, 
 		}
 		if cbw != nil {
 			g.RemoveFilter(cbw)
+			m.DrainAllFor(sim.DrainCBWDrop)
 		}
 		return nil, err
 	}
@@ -265,6 +266,7 @@ func createBackup(m *sim.Manager, g *blockdev.Graph, bs, target *blockdev.Node, 
 		return fail(err, nil, bcs)
 	}
 	g.AddFilterChild(cbw, "target", target)
+	m.DrainAllFor(sim.DrainCBWAppend)
 	done, _ := cbw.CreateBitmap(cluster, "")
 	done.SetDisabled(true)
 	access, _ := cbw.CreateBitmap(cluster, "")
@@ -286,6 +288,7 @@ func createBackup(m *sim.Manager, g *blockdev.Graph, bs, target *blockdev.Node, 
 	j.Data = d
 	g.AttachJob(&d.u, "main node", cbw, blockerText(sim.TypeBackup))
 	g.AttachJob(&d.u, "target", target, blockerText(sim.TypeBackup))
+	m.DrainAllFor(sim.DrainBackupAttach)
 	cbw.SetHook(d)
 	// backup_init_bcs_bitmap
 	if sync == SyncBitmap {
@@ -464,6 +467,7 @@ func (b *backupJob) Clean(j *sim.Job) {
 		}
 		b.g.RemoveFilter(b.cbw)
 		b.cbw = nil
+		j.Manager().DrainAllFor(sim.DrainCBWDrop)
 	}
 	if b.bcs != nil {
 		b.bcs.Release()

@@ -1,0 +1,132 @@
+package sim
+
+import "github.com/jobfsm/jobfsm/fsm"
+
+// Drains of every node.
+//
+// Some steps of QMP commands and of job completion drain every node of the
+// graph, and each drain makes every running job pass a pause point: a
+// visible paused/running (or standby/ready) pair of JOB_STATUS_CHANGE
+// events, none for a job that is user-paused, not started or finished. In
+// 7.2 only qmp_transaction does it (bdrv_drain_all). From 8.x on, every
+// graph change also takes the graph write lock, and bdrv_graph_wrlock
+// (block/graph-lock.c) begins and ends a drain of all nodes each time, so
+// the same commands give running jobs several blips, also jobs on nodes the
+// command does not touch. How many each step takes is measured data, per
+// version (spec/qemu-10.0.md §1; scripts/probe-drains10), not code.
+
+// DrainStep is a step of a command or of a job's completion that drains
+// every node some number of times, depending on the version.
+type DrainStep uint8
+
+// The steps. Each names the QEMU function in which the graph changes; the
+// counts are in drainsPerStep.
+const (
+	// DrainTransaction is qmp_transaction's bdrv_drain_all_begin/end,
+	// before any action is prepared (also for blockdev-backup, a
+	// one-action transaction). It polls: a job busy with I/O reaches its
+	// pause point before the drain ends.
+	DrainTransaction DrainStep = iota
+	// DrainAttachChild is blockdev-add attaching one child (an existing
+	// node or one it creates inline): per child edge.
+	DrainAttachChild
+	// DrainCloseNode is blockdev-del closing one node (bdrv_close), the
+	// deleted node and each inline child that goes with it.
+	DrainCloseNode
+	// DrainCBWAppend is bdrv_cbw_append (backup_job_create): the
+	// copy-before-write filter opens its two children and goes above the
+	// source.
+	DrainCBWAppend
+	// DrainBackupAttach is backup_job_create's block_job_add_bdrv of the
+	// filter and of the target, after the job is created.
+	DrainBackupAttach
+	// DrainCBWDrop is bdrv_cbw_drop: backup_clean, or a backup whose
+	// job could not be created after the filter went in.
+	DrainCBWDrop
+	// DrainMirrorTopAppend is mirror_start_job inserting mirror_top above
+	// the source, before the job is created.
+	DrainMirrorTopAppend
+	// DrainMirrorAttach is mirror_start_job after job creation: the job's
+	// nodes and its BlockBackend on the target.
+	DrainMirrorAttach
+	// DrainMirrorTopDrop is mirror_start_job taking mirror_top out again
+	// when the job could not be created.
+	DrainMirrorTopDrop
+	// DrainMirrorExit is mirror_exit_common without a pivot (cancelled,
+	// failed, or completed without replacing).
+	DrainMirrorExit
+	// DrainMirrorPivot is mirror_exit_common replacing the source by the
+	// target (job-complete of a mirror).
+	DrainMirrorPivot
+	// DrainJobFree is block_job_free's block_job_remove_all_bdrv, when a
+	// block job is dismissed (by auto-dismiss or job-dismiss).
+	DrainJobFree
+	numDrainSteps
+)
+
+// drainsPerStep is how many drains of every node each step causes, per
+// version. Measured on qemu-storage-daemon 7.2.22 and 10.0.13 with a
+// running job on other nodes (scripts/probe-drains10); a zero is a step
+// that drains nothing in that version.
+var drainsPerStep = [...][numDrainSteps]int{
+	fsm.QEMU7_2: {DrainTransaction: 1},
+	fsm.QEMU10_0: {
+		DrainTransaction:     1,
+		DrainAttachChild:     3,
+		DrainCloseNode:       1,
+		DrainCBWAppend:       3,
+		DrainBackupAttach:    2,
+		DrainCBWDrop:         3,
+		DrainMirrorTopAppend: 2,
+		DrainMirrorAttach:    2,
+		DrainMirrorTopDrop:   2,
+		DrainMirrorExit:      4,
+		DrainMirrorPivot:     5,
+		DrainJobFree:         1,
+	},
+}
+
+// DrainsFor is how many times step drains every node in version v.
+func DrainsFor(v fsm.Version, step DrainStep) int {
+	if int(v) >= len(drainsPerStep) || step >= numDrainSteps {
+		return 0
+	}
+	return drainsPerStep[v][step]
+}
+
+// DrainAllFor drains every node as often as step does in the manager's
+// version: each time, every started job that has not finished is paused
+// and then resumed. Only DrainTransaction runs the loop until the jobs sit
+// at their pause points (bdrv_drain_all_begin polls); the graph lock's
+// drains are bdrv_drain_all_begin_nopoll, so here only a job that the
+// pause enters at once (one sleeping under its speed limit, as in every
+// measurement) shows the blip. They run inside job completion too, where
+// the loop must not be run again.
+func (m *Manager) DrainAllFor(step DrainStep) {
+	for i := DrainsFor(m.Version(), step); i > 0; i-- {
+		m.drainAll(step == DrainTransaction)
+	}
+}
+
+// drainAll is one bdrv_drain_all_begin and end: every running job passes
+// its pause point, a paused/running (or standby/ready) blip; user-paused
+// and finished jobs show nothing.
+func (m *Manager) drainAll(poll bool) {
+	var drained []*Job
+	for _, j := range m.Jobs() {
+		if j.Started() && !j.Deferred() {
+			m.DrainBegin(j)
+			drained = append(drained, j)
+		}
+	}
+	if len(drained) == 0 {
+		return
+	}
+	if poll {
+		// bdrv_drain_all_begin polls until every job sits at its pause point
+		m.Settle()
+	}
+	for _, j := range drained {
+		m.DrainEnd(j)
+	}
+}
