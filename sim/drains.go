@@ -33,16 +33,18 @@ const (
 	// DrainCloseNode is blockdev-del closing one node (bdrv_close), the
 	// deleted node and each inline child that goes with it.
 	DrainCloseNode
-	// DrainCBWAppend is bdrv_cbw_append (backup_job_create): the
-	// copy-before-write filter opens its two children and goes above the
-	// source.
-	DrainCBWAppend
-	// DrainBackupAttach is backup_job_create's block_job_add_bdrv of the
-	// filter and of the target, after the job is created.
-	DrainBackupAttach
-	// DrainCBWDrop is bdrv_cbw_drop: backup_clean, or a backup whose
-	// job could not be created after the filter went in.
-	DrainCBWDrop
+	// DrainBackupFilter is backup_job_create before the job exists:
+	// bdrv_cbw_append opens the copy-before-write filter with its two
+	// children and puts it above the source.
+	DrainBackupFilter
+	// DrainBackupJobNodes is backup_job_create after the job exists
+	// (block_job_create: the job takes its nodes).
+	DrainBackupJobNodes
+	// DrainBackupFilterUndo is backup_job_create failing after the
+	// filter went in (block_job_create refused the job): the filter goes.
+	DrainBackupFilterUndo
+	// DrainBackupClean is backup_clean: bdrv_cbw_drop.
+	DrainBackupClean
 	// DrainMirrorTopAppend is mirror_start_job inserting mirror_top above
 	// the source, before the job is created.
 	DrainMirrorTopAppend
@@ -71,18 +73,19 @@ const (
 var drainsPerStep = [...][numDrainSteps]int{
 	fsm.QEMU7_2: {DrainTransaction: 1},
 	fsm.QEMU10_0: {
-		DrainTransaction:     1,
-		DrainAttachChild:     3,
-		DrainCloseNode:       1,
-		DrainCBWAppend:       3,
-		DrainBackupAttach:    2,
-		DrainCBWDrop:         3,
-		DrainMirrorTopAppend: 2,
-		DrainMirrorAttach:    2,
-		DrainMirrorTopDrop:   2,
-		DrainMirrorExit:      4,
-		DrainMirrorPivot:     5,
-		DrainJobFree:         1,
+		DrainTransaction:      1,
+		DrainAttachChild:      3,
+		DrainCloseNode:        1,
+		DrainBackupFilter:     4,
+		DrainBackupJobNodes:   1,
+		DrainBackupFilterUndo: 2,
+		DrainBackupClean:      3,
+		DrainMirrorTopAppend:  2,
+		DrainMirrorAttach:     2,
+		DrainMirrorTopDrop:    2,
+		DrainMirrorExit:       4,
+		DrainMirrorPivot:      5,
+		DrainJobFree:          1,
 	},
 }
 

@@ -3,8 +3,15 @@
 print every message in arrival order, then, per command, the paused/running
 pairs each job reported while that command was the last one sent.
 
-  probe.py [--qsd PATH] SCENARIO.json...     # corpus scenarios (no images)
-  probe.py [--qsd PATH] --probe NAME         # one of the targeted probes below
+  probe.py [--qsd PATH] SCENARIO.json...
+
+The targeted probes are conformance/testdata/drains/*.json (a running job
+watches what one command does); their transcripts on 7.2 and 10.0 are
+recorded next to them by `go test ./conformance -run TestDrainProbes
+-record-drains`. The corpus scenarios of spec/qemu-10.0.md §1 run as well:
+  probe.py spec/conformance/job_ids.json
+Default daemon: 10.0 from scripts/setup-qemu10.sh; --qsd qemu-storage-daemon
+for 7.2.
 
 A blip is an adjacent (paused, running) or (standby, ready) pair of one job
 with no command return between them. Steps are the corpus format
@@ -138,84 +145,12 @@ def report(log):
             print("  %-60s %s" % (c[:60], " ".join("%s:%d" % kv for kv in sorted(b.items()))))
 
 
-def null(name):
-    return {"send": {"execute": "blockdev-add", "arguments": {"driver": "null-co", "node-name": name, "size": 1 << 30}}}
-
-
-def send(cmd, **args):
-    return {"send": {"execute": cmd, "arguments": args}}
-
-
-def wait(job, status):
-    return {"wait_event": "JOB_STATUS_CHANGE", "match": {"id": job, "status": status}}
-
-
-def running(kind, job, src, dst, **extra):
-    return [send(kind, **dict({"job-id": job, "device": src, "target": dst, "sync": "full", "speed": 1}, **extra)),
-            wait(job, "running")]
-
-
-# Targeted probes: a running mirror m0 (n0->n1) watches what one command does.
-BASE = [null("n0"), null("n1"), null("n2"), null("n3")] + running("blockdev-mirror", "m0", "n0", "n1")
-PROBES = {
-    "add": BASE + [null("n4")],
-    "add-child": BASE + [send("blockdev-add", **{"driver": "raw", "node-name": "r2", "file": "n2"})],
-    "del": BASE + [send("blockdev-del", **{"node-name": "n3"})],
-    "del-child": BASE + [send("blockdev-add", **{"driver": "raw", "node-name": "r2", "file": "n2"}),
-                         send("blockdev-del", **{"node-name": "r2"})],
-    "del-refused": BASE + [send("blockdev-del", **{"node-name": "n0"})],
-    "backup": BASE + running("blockdev-backup", "j0", "n2", "n3"),
-    "backup-badid": BASE + [send("blockdev-backup", **{"job-id": "1m", "device": "n2", "target": "n3", "sync": "full"})],
-    "backup-nodev": BASE + [send("blockdev-backup", **{"job-id": "j0", "device": "nosuch", "target": "n3", "sync": "full"})],
-    "backup-notgt": BASE + [send("blockdev-backup", **{"job-id": "j0", "device": "n2", "target": "nosuch", "sync": "full"})],
-    "mirror": BASE + running("blockdev-mirror", "m1", "n2", "n3"),
-    "mirror-dupid": BASE + [send("blockdev-mirror", **{"job-id": "m0", "device": "n2", "target": "n3", "sync": "full"})],
-    "mirror-nodev": BASE + [send("blockdev-mirror", **{"job-id": "m1", "device": "nosuch", "target": "n3", "sync": "full"})],
-    "stream": BASE + [send("blockdev-add", **{"driver": "null-co", "node-name": "b4", "size": 1 << 30}),
-                      send("blockdev-add", **{"driver": "qcow2", "node-name": "q", "file": "n2", "backing": "b4"})],
-    "txn-empty": BASE + [send("transaction", actions=[])],
-    "txn-bitmap": BASE + [send("transaction", actions=[{"type": "block-dirty-bitmap-add", "data": {"node": "n2", "name": "b"}}])],
-    "bitmap-add": BASE + [send("block-dirty-bitmap-add", node="n2", name="b")],
-    "cancel-backup": BASE + running("blockdev-backup", "j0", "n2", "n3") + [send("job-cancel", id="j0"), wait("j0", "null")],
-    "cancel-backup-nodismiss": BASE + running("blockdev-backup", "j0", "n2", "n3", **{"auto-dismiss": False}) +
-                               [send("job-cancel", id="j0"), wait("j0", "concluded"), send("job-dismiss", id="j0"), wait("j0", "null")],
-    "cancel-mirror": BASE + running("blockdev-mirror", "m1", "n2", "n3") + [send("job-cancel", id="m1"), wait("m1", "null")],
-    "cancel-mirror-nodismiss": BASE + running("blockdev-mirror", "m1", "n2", "n3", **{"auto-dismiss": False}) +
-                               [send("job-cancel", id="m1"), wait("m1", "concluded"), send("job-dismiss", id="m1"), wait("m1", "null")],
-    "cancel-self-backup": [null("n2"), null("n3")] + running("blockdev-backup", "j0", "n2", "n3") + [send("job-cancel", id="j0"), wait("j0", "null")],
-    "cancel-self-mirror": [null("n2"), null("n3")] + running("blockdev-mirror", "m1", "n2", "n3") + [send("job-cancel", id="m1"), wait("m1", "null")],
-    "pause-other": BASE + running("blockdev-backup", "j0", "n2", "n3") + [send("job-pause", id="j0"), wait("j0", "paused")],
-    "backup-done": BASE + [send("blockdev-add", **{"driver": "null-co", "node-name": "s4", "size": 4 << 20}),
-                           send("blockdev-add", **{"driver": "null-co", "node-name": "s5", "size": 4 << 20}),
-                           send("blockdev-backup", **{"job-id": "j0", "device": "s4", "target": "s5", "sync": "full"}),
-                           wait("j0", "null")],
-    "mirror-done": BASE + [send("blockdev-add", **{"driver": "null-co", "node-name": "s4", "size": 4 << 20}),
-                           send("blockdev-add", **{"driver": "null-co", "node-name": "s5", "size": 4 << 20}),
-                           send("blockdev-mirror", **{"job-id": "m1", "device": "s4", "target": "s5", "sync": "full"}),
-                           wait("m1", "ready"), send("job-complete", id="m1"), wait("m1", "null")],
-    "mirror-ready-other": [null("n2"), null("n3"),
-                           send("blockdev-add", **{"driver": "null-co", "node-name": "s4", "size": 4 << 20}),
-                           send("blockdev-add", **{"driver": "null-co", "node-name": "s5", "size": 4 << 20}),
-                           send("blockdev-mirror", **{"job-id": "m1", "device": "s4", "target": "s5", "sync": "full"}),
-                           wait("m1", "ready")] + running("blockdev-backup", "j0", "n2", "n3"),
-    "add-child-used": BASE + [send("blockdev-add", **{"driver": "raw", "node-name": "r0", "file": "n0"})],
-    "add-inline-child": BASE + [send("blockdev-add", **{"driver": "raw", "node-name": "r4", "file": {"driver": "null-co", "node-name": "x4"}})],
-    "del-inline-child": BASE + [send("blockdev-add", **{"driver": "raw", "node-name": "r4", "file": {"driver": "null-co", "node-name": "x4"}}),
-                                send("blockdev-del", **{"node-name": "r4"})],
-    "query": BASE + [send("query-jobs"), send("query-named-block-nodes")],
-}
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--qsd", default=QSD)
-    ap.add_argument("--probe", action="append", default=[], help="|".join(PROBES))
     ap.add_argument("--settle", type=float, default=0.5)
     ap.add_argument("scenarios", nargs="*")
     a = ap.parse_args()
-    for name in a.probe:
-        print("== probe", name)
-        report(run(a.qsd, PROBES[name], a.settle))
     for path in a.scenarios:
         print("==", path)
         report(run(a.qsd, json.load(open(path))["steps"], a.settle))

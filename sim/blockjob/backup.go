@@ -241,7 +241,7 @@ func createBackup(m *sim.Manager, g *blockdev.Graph, bs, target *blockdev.Node, 
 		}
 		if cbw != nil {
 			g.RemoveFilter(cbw)
-			m.DrainAllFor(sim.DrainCBWDrop)
+			m.DrainAllFor(sim.DrainBackupFilterUndo)
 		}
 		return nil, err
 	}
@@ -266,7 +266,7 @@ func createBackup(m *sim.Manager, g *blockdev.Graph, bs, target *blockdev.Node, 
 		return fail(err, nil, bcs)
 	}
 	g.AddFilterChild(cbw, "target", target)
-	m.DrainAllFor(sim.DrainCBWAppend)
+	m.DrainAllFor(sim.DrainBackupFilter)
 	done, _ := cbw.CreateBitmap(cluster, "")
 	done.SetDisabled(true)
 	access, _ := cbw.CreateBitmap(cluster, "")
@@ -288,7 +288,7 @@ func createBackup(m *sim.Manager, g *blockdev.Graph, bs, target *blockdev.Node, 
 	j.Data = d
 	g.AttachJob(&d.u, "main node", cbw, blockerText(sim.TypeBackup))
 	g.AttachJob(&d.u, "target", target, blockerText(sim.TypeBackup))
-	m.DrainAllFor(sim.DrainBackupAttach)
+	m.DrainAllFor(sim.DrainBackupJobNodes)
 	cbw.SetHook(d)
 	// backup_init_bcs_bitmap
 	if sync == SyncBitmap {
@@ -467,7 +467,7 @@ func (b *backupJob) Clean(j *sim.Job) {
 		}
 		b.g.RemoveFilter(b.cbw)
 		b.cbw = nil
-		j.Manager().DrainAllFor(sim.DrainCBWDrop)
+		j.Manager().DrainAllFor(sim.DrainBackupClean)
 	}
 	if b.bcs != nil {
 		b.bcs.Release()
