@@ -47,8 +47,12 @@ func (b *blockLayer) register() {
 		if _, err := b.g.AddNode(o); err != nil {
 			return nil, err
 		}
-		for range newChildEdges(before, b.g.Nodes()) {
-			b.d.m.DrainAllFor(sim.DrainAttachChild)
+		for _, e := range newChildEdges(before, b.g.Nodes()) {
+			if e.Role == "backing" {
+				b.d.m.DrainAllFor(sim.DrainOpenBacking)
+			} else {
+				b.d.m.DrainAllFor(sim.DrainOpenChild)
+			}
 		}
 		return nil, nil
 	}
@@ -138,19 +142,19 @@ func noUint(v any, name string) error {
 	return nil
 }
 
-// newChildEdges is the number of child edges of the nodes in after that
-// are not in before: the children a blockdev-add attached, existing nodes
-// and the ones it created inline alike.
-func newChildEdges(before, after []*blockdev.Node) int {
+// newChildEdges are the child edges of the nodes in after that are not in
+// before: the children a blockdev-add attached, existing nodes and the ones
+// it created inline alike.
+func newChildEdges(before, after []*blockdev.Node) []*blockdev.Edge {
 	old := make(map[*blockdev.Node]bool, len(before))
 	for _, n := range before {
 		old[n] = true
 	}
-	edges := 0
+	var edges []*blockdev.Edge
 	for _, n := range after {
 		for _, e := range n.Parents() {
 			if e.Kind == blockdev.ParentNode && !old[e.Parent] {
-				edges++
+				edges = append(edges, e)
 			}
 		}
 	}

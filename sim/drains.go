@@ -27,9 +27,12 @@ const (
 	// one-action transaction). It polls: a job busy with I/O reaches its
 	// pause point before the drain ends.
 	DrainTransaction DrainStep = iota
-	// DrainAttachChild is blockdev-add attaching one child (an existing
-	// node or one it creates inline): per child edge.
-	DrainAttachChild
+	// DrainOpenChild is blockdev-add opening one child that is not a
+	// backing file (bdrv_open_child: file, image; an existing node or one
+	// it creates inline).
+	DrainOpenChild
+	// DrainOpenBacking is blockdev-add attaching a backing child.
+	DrainOpenBacking
 	// DrainCloseNode is blockdev-del closing one node (bdrv_close), the
 	// deleted node and each inline child that goes with it.
 	DrainCloseNode
@@ -60,6 +63,28 @@ const (
 	// DrainMirrorPivot is mirror_exit_common replacing the source by the
 	// target (job-complete of a mirror).
 	DrainMirrorPivot
+	// DrainCommitBeforeJob is commit_start before the job exists.
+	DrainCommitBeforeJob
+	// DrainCommitJobNodes is commit_start after the job exists (commit_top
+	// goes in, the job takes its nodes and a BlockBackend on base).
+	DrainCommitJobNodes
+	// DrainCommitDone is commit_prepare and commit_clean (success).
+	DrainCommitDone
+	// DrainCommitAbort is commit_abort and commit_clean (cancel, failure).
+	DrainCommitAbort
+	// DrainStreamFilter is stream_start before the job exists: the
+	// copy-on-read filter goes in.
+	DrainStreamFilter
+	// DrainStreamJobNodes is stream_start after the job exists.
+	DrainStreamJobNodes
+	// DrainStreamDone is stream_prepare and stream_clean (success).
+	DrainStreamDone
+	// DrainStreamAbort is stream_clean alone (cancel, failure).
+	DrainStreamAbort
+	// DrainStreamFree is what a stream job's freeing drains on top of
+	// DrainJobFree (measured: one pair more after `null` than other
+	// jobs; presumably the copy-on-read node's last reference closing it).
+	DrainStreamFree
 	// DrainJobFree is block_job_free's block_job_remove_all_bdrv, when a
 	// block job is dismissed (by auto-dismiss or job-dismiss).
 	DrainJobFree
@@ -74,7 +99,8 @@ var drainsPerStep = [...][numDrainSteps]int{
 	fsm.QEMU7_2: {DrainTransaction: 1},
 	fsm.QEMU10_0: {
 		DrainTransaction:      1,
-		DrainAttachChild:      3,
+		DrainOpenChild:        3,
+		DrainOpenBacking:      1,
 		DrainCloseNode:        1,
 		DrainBackupFilter:     4,
 		DrainBackupJobNodes:   1,
@@ -85,6 +111,15 @@ var drainsPerStep = [...][numDrainSteps]int{
 		DrainMirrorTopDrop:    2,
 		DrainMirrorExit:       4,
 		DrainMirrorPivot:      5,
+		DrainCommitBeforeJob:  1,
+		DrainCommitJobNodes:   4,
+		DrainCommitDone:       4,
+		DrainCommitAbort:      5,
+		DrainStreamFilter:     3,
+		DrainStreamJobNodes:   2,
+		DrainStreamDone:       3,
+		DrainStreamAbort:      2,
+		DrainStreamFree:       1,
 		DrainJobFree:          1,
 	},
 }
