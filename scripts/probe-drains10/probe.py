@@ -7,8 +7,10 @@ pairs each job reported while that command was the last one sent.
 
 The targeted probes are conformance/testdata/drains/*.json (a running job
 watches what one command does); their transcripts on 7.2 and 10.0 are
-recorded next to them by `go test ./conformance -run TestDrainProbes
--record-drains`. The corpus scenarios of spec/qemu-10.0.md §1 run as well:
+recorded next to them by `go test ./conformance -run TestDrainProbes -args
+-record-drains`. This script runs only scenarios without images (the
+commit_* and stream_* probes need qcow2 images: read their recorded
+transcripts, whose events list keeps the arrival order). The corpus scenarios of spec/qemu-10.0.md §1 run as well:
   probe.py spec/conformance/job_ids.json
 Default daemon: 10.0 from scripts/setup-qemu10.sh; --qsd qemu-storage-daemon
 for 7.2.
