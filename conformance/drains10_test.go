@@ -99,6 +99,9 @@ func TestDrainProbes(t *testing.T) {
 	for _, v := range fsm.Versions() {
 		for _, s := range probes {
 			t.Run(v.String()+"/"+s.Name, func(t *testing.T) {
+				if s.QEMUOnly {
+					t.Skipf("%s runs on QEMU only (%s): %s", s.Name, s.Deviation, s.Note)
+				}
 				if why := needsImg(s); why != "" {
 					t.Skipf("%s %s (qemu-img not on PATH makes its images)", s.Name, why)
 				}

@@ -24,8 +24,7 @@ type DrainStep uint8
 const (
 	// DrainTransaction is qmp_transaction's bdrv_drain_all_begin/end,
 	// before any action is prepared (also for blockdev-backup, a
-	// one-action transaction). It polls: a job busy with I/O reaches its
-	// pause point before the drain ends.
+	// one-action transaction).
 	DrainTransaction DrainStep = iota
 	// DrainOpenChild is blockdev-add opening one child that is not a
 	// backing file (bdrv_open_child: file, image; an existing node or one
@@ -134,12 +133,18 @@ func DrainsFor(v fsm.Version, step DrainStep) int {
 
 // DrainAllFor drains every node as often as step does in the manager's
 // version: each time, every started job that has not finished is paused
-// and then resumed. Only DrainTransaction runs the loop until the jobs sit
-// at their pause points (bdrv_drain_all_begin polls); the graph lock's
-// drains are bdrv_drain_all_begin_nopoll, so here only a job that the
-// pause enters at once (one sleeping under its speed limit, as in every
-// measurement) shows the blip. They run inside job completion too, where
-// the loop must not be run again.
+// and then resumed.
+//
+// A drain polls until every job sits at its pause point, so a job busy
+// with I/O shows its pair too (measured on 10.0 for the graph lock's
+// drains as well: conformance/testdata/drains/busy_mirror, a mirror
+// without speed limit). The transaction's drain runs everything due now
+// (as it always has); the graph lock's run the loop only until each
+// drained job has paused, because with instant simulated I/O "everything
+// due now" would be the rest of a busy job's copy. Called from a bottom
+// half (a job's completion) jobsim cannot run the loop again; there only a
+// job that the pause enters at once, one sleeping or yielding, shows its
+// pair.
 func (m *Manager) DrainAllFor(step DrainStep) {
 	for i := DrainsFor(m.Version(), step); i > 0; i-- {
 		m.drainAll(step == DrainTransaction)
@@ -148,8 +153,10 @@ func (m *Manager) DrainAllFor(step DrainStep) {
 
 // drainAll is one bdrv_drain_all_begin and end: every running job passes
 // its pause point, a paused/running (or standby/ready) blip; user-paused
-// and finished jobs show nothing.
-func (m *Manager) drainAll(poll bool) {
+// and finished jobs show nothing. settle runs everything due now while
+// the jobs are drained; otherwise the loop runs only until each drained
+// job has reached its pause point, and not at all inside a bottom half.
+func (m *Manager) drainAll(settle bool) {
 	var drained []*Job
 	for _, j := range m.Jobs() {
 		if j.Started() && !j.Deferred() {
@@ -160,9 +167,19 @@ func (m *Manager) drainAll(poll bool) {
 	if len(drained) == 0 {
 		return
 	}
-	if poll {
+	switch {
+	case settle:
 		// bdrv_drain_all_begin polls until every job sits at its pause point
 		m.Settle()
+	case !m.eng.running:
+		m.RunUntil(func() bool {
+			for _, j := range drained {
+				if j.busy && !j.paused && !j.deferred {
+					return false
+				}
+			}
+			return true
+		}, m.eng.now)
 	}
 	for _, j := range drained {
 		m.DrainEnd(j)

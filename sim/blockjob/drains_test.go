@@ -167,3 +167,29 @@ func TestDrains10ReadyMirrorBlipsStandby(t *testing.T) {
 	want = append(want, "j0 created", "m1 standby", "m1 ready", "j0 running", "j0 paused", "j0 running")
 	e.expectLog(want...)
 }
+
+// A job busy with I/O passes the drains' pause points too: on 10.0 a mirror
+// without speed limit, copying, shows the same pairs as a sleeping one
+// (conformance/testdata/drains/busy_mirror.qemu-10.0.transcript.json:
+// three for a blockdev-add with one child, one for a transaction, one for
+// a blockdev-del).
+func TestDrains10BusyJobBlips(t *testing.T) {
+	e := newEnvAt(t, fsm.QEMU10_0)
+	for _, n := range []string{"s0", "t0", "n2", "n3"} {
+		e.null(n, 1<<30)
+	}
+	m0, err := Mirror(e.m, e.g, MirrorArgs{Common: Common{JobID: str("m0")}, Device: "s0", Target: "t0", Sync: "full"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.m.SettleAtMost(3)
+	if !m0.Busy() || m0.Status() != fsm.Running {
+		t.Fatalf("m0 is %s, busy %v: want running with a request in flight", m0.Status(), m0.Busy())
+	}
+	e.log = nil
+	if _, err := Backup(e.m, e.g, backupArgs("j0")); err != nil {
+		t.Fatal(err)
+	}
+	e.expectLog(cat(blips("m0", 4), []string{"j0 created"}, blips("m0", 1),
+		[]string{"j0 running", "j0 paused", "j0 running"})...)
+}
