@@ -8,12 +8,12 @@ import "github.com/jobfsm/jobfsm/fsm"
 // graph, and each drain makes every running job pass a pause point: a
 // visible paused/running (or standby/ready) pair of JOB_STATUS_CHANGE
 // events, none for a job that is user-paused, not started or finished. In
-// 7.2 only qmp_transaction does it (bdrv_drain_all). From 8.x on, every
-// graph change also takes the graph write lock, and bdrv_graph_wrlock
+// 7.2 only qmp_transaction does it (bdrv_drain_all). In 10.0 every graph
+// change also takes the graph write lock, and bdrv_graph_wrlock
 // (block/graph-lock.c) begins and ends a drain of all nodes each time, so
 // the same commands give running jobs several blips, also jobs on nodes the
 // command does not touch. How many each step takes is measured data, per
-// version (spec/qemu-10.0.md §1; scripts/probe-drains10), not code.
+// version (spec/qemu-10.0.md §1; conformance/testdata/drains), not code.
 
 // DrainStep is a step of a command or of a job's completion that drains
 // every node some number of times, depending on the version.
