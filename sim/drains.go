@@ -76,6 +76,9 @@ const (
 	DrainStreamFilter
 	// DrainStreamJobNodes is stream_start after the job exists.
 	DrainStreamJobNodes
+	// DrainStreamFilterUndo is stream_start taking the copy-on-read filter
+	// out again when the job could not be created.
+	DrainStreamFilterUndo
 	// DrainStreamDone is stream_prepare and stream_clean (success).
 	DrainStreamDone
 	// DrainStreamAbort is stream_clean alone (cancel, failure).
@@ -116,6 +119,7 @@ var drainsPerStep = [...][numDrainSteps]int{
 		DrainCommitAbort:      5,
 		DrainStreamFilter:     3,
 		DrainStreamJobNodes:   2,
+		DrainStreamFilterUndo: 2,
 		DrainStreamDone:       3,
 		DrainStreamAbort:      2,
 		DrainStreamFree:       1,

@@ -93,6 +93,7 @@ func Stream(m *sim.Manager, g *blockdev.Graph, a StreamArgs) (*sim.Job, error) {
 	j, err := m.Create(a.spec("", d, nil))
 	if err != nil {
 		g.RemoveFilter(cor)
+		m.DrainAllFor(sim.DrainStreamFilterUndo)
 		return nil, err
 	}
 	d.u.j = j
