@@ -20,7 +20,7 @@ func (b *blockLayer) registerJobs() {
 		}
 		// blockdev-backup is a one-action transaction (blockdev_do_action):
 		// qmp_transaction drains everything first.
-		b.drainAll()
+		m.DrainAllFor(sim.DrainTransaction)
 		_, err := blockjob.Backup(m, b.g, args)
 		return nil, err
 	}
@@ -51,28 +51,6 @@ func (b *blockLayer) registerJobs() {
 	h["transaction"] = b.transaction
 }
 
-// drainAll is bdrv_drain_all (begin and end) as qmp_transaction opens it:
-// every running block job passes a pause point, a visible paused/running
-// (or standby/ready) blip; user-paused and finished jobs show nothing.
-func (b *blockLayer) drainAll() {
-	m := b.d.m
-	var drained []*sim.Job
-	for _, j := range m.Jobs() {
-		if j.Started() && !j.Deferred() {
-			m.DrainBegin(j)
-			drained = append(drained, j)
-		}
-	}
-	if len(drained) == 0 {
-		return
-	}
-	// bdrv_drain_all_begin polls until every job sits at its pause point
-	m.Settle()
-	for _, j := range drained {
-		m.DrainEnd(j)
-	}
-}
-
 // txnAction is one prepared action (TransactionActionDrv).
 type txnAction struct {
 	commit func()
@@ -94,7 +72,7 @@ func (b *blockLayer) transaction(s *Session, a *Object) (any, error) {
 	if p, ok := a.Get("properties"); ok {
 		grouped = argStrDef(p.(*Object), "completion-mode", "individual") == "grouped"
 	}
-	b.drainAll()
+	m.DrainAllFor(sim.DrainTransaction)
 	var txn *sim.Txn
 	if grouped {
 		txn = m.NewTxn()

@@ -241,6 +241,7 @@ func createBackup(m *sim.Manager, g *blockdev.Graph, bs, target *blockdev.Node, 
 		}
 		if cbw != nil {
 			g.RemoveFilter(cbw)
+			m.DrainAllFor(sim.DrainBackupFilterUndo)
 		}
 		return nil, err
 	}
@@ -276,6 +277,7 @@ func createBackup(m *sim.Manager, g *blockdev.Graph, bs, target *blockdev.Node, 
 		bcs.SetDisabled(true)
 	}
 	g.AddFilterChild(cbw, "target", target)
+	m.DrainAllFor(sim.DrainBackupFilter)
 	done, _ := cbw.CreateBitmap(cluster, "")
 	done.SetDisabled(true)
 	access, _ := cbw.CreateBitmap(cluster, "")
@@ -297,6 +299,7 @@ func createBackup(m *sim.Manager, g *blockdev.Graph, bs, target *blockdev.Node, 
 	j.Data = d
 	g.AttachJob(&d.u, "main node", cbw, blockerText(sim.TypeBackup))
 	g.AttachJob(&d.u, "target", target, blockerText(sim.TypeBackup))
+	m.DrainAllFor(sim.DrainBackupJobNodes)
 	cbw.SetHook(d)
 	// backup_init_bcs_bitmap
 	if sync == SyncBitmap {
@@ -475,6 +478,7 @@ func (b *backupJob) Clean(j *sim.Job) {
 		}
 		b.g.RemoveFilter(b.cbw)
 		b.cbw = nil
+		j.Manager().DrainAllFor(sim.DrainBackupClean)
 	}
 	if b.bcs != nil {
 		b.bcs.Release()

@@ -186,9 +186,11 @@ func startMirror(m *sim.Manager, g *blockdev.Graph, d *mirrorJob, bs, target *bl
 		return nil, err
 	}
 	d.filter = filter
+	m.DrainAllFor(sim.DrainMirrorTopAppend)
 	j, err := m.Create(c.spec(defaultID, d, nil))
 	if err != nil {
 		g.RemoveFilter(filter)
+		m.DrainAllFor(sim.DrainMirrorTopDrop)
 		return nil, err
 	}
 	d.u.j = j
@@ -219,6 +221,7 @@ func startMirror(m *sim.Manager, g *blockdev.Graph, d *mirrorJob, bs, target *bl
 		}
 	}
 	filter.SetHook(d)
+	m.DrainAllFor(sim.DrainMirrorAttach)
 	m.Start(j)
 	return j, nil
 }
@@ -545,8 +548,10 @@ func (d *mirrorJob) exit(j *sim.Job, abort bool) {
 		return
 	}
 	d.exited = true
+	step := sim.DrainMirrorExit
 	if d.shouldComplete && !abort {
 		d.g.ReplaceNode(d.toReplace, d.target)
+		step = sim.DrainMirrorPivot
 	}
 	if d.toReplace != nil {
 		d.g.Unblock(d.toReplace, d)
@@ -559,6 +564,7 @@ func (d *mirrorJob) exit(j *sim.Job, abort bool) {
 	d.g.DetachBackend(d.targetBB)
 	d.g.DetachJob(&d.u)
 	d.undrain()
+	j.Manager().DrainAllFor(step)
 }
 
 // Free drops anything left (a job freed without finalizing).
