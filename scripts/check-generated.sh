@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fails when `go generate ./...` changes the tree: a generated artifact
-# (tables, TLA+ table module, diagrams) is stale. Works on a dirty checkout
+# (tables, the per-version TLA+ table modules tla/JobTable*.tla, diagrams) is
+# stale, or missing (go generate writes it back). Works on a dirty checkout
 # too: it compares the tree's state before and after generating.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -24,10 +24,15 @@ func init() {
 }
 
 func runRun(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("run", "run [--format text|json|svg|html] [--seed N] SCENARIO.json", stderr)
+	fs := newFlagSet("run", "run [--format text|json|svg|html] [--seed N] [--qemu VERSION] SCENARIO.json", stderr)
 	format := fs.String("format", "text", "output format: "+strings.Join(timelineFormats, ", "))
 	seed := fs.Uint64("seed", 0, "tie-break seed (default: the scenario's own seed)")
+	qemu := addQemuFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	version, err := qemu.version()
+	if err != nil {
 		return err
 	}
 	if err := checkFormat(*format); err != nil {
@@ -43,7 +48,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	if flagSet(fs, "seed") {
 		s.Seed = *seed
 	}
-	res := s.Run()
+	res := s.RunWith(sim.Options{Seed: s.Seed, Version: version})
 	r := timeline.FromScenario(res)
 	if !res.OK() {
 		r.Failure = fmt.Sprintf("%d expectation(s) not met: %s", len(res.Mismatches), strings.Join(res.Mismatches, "; "))

@@ -10,17 +10,22 @@ import (
 func init() {
 	register(&command{
 		name:    "table",
-		summary: "print the canonical transition and verb tables",
+		summary: "print the canonical transition and verb tables of a QEMU version",
 		run: func(args []string, stdout, stderr io.Writer) error {
-			fs := newFlagSet("table", "table [--format "+strings.Join(fsm.Formats, "|")+"]", stderr)
+			fs := newFlagSet("table", "table [--format "+strings.Join(fsm.Formats, "|")+"] [--qemu "+strings.ReplaceAll(versionList(), ", ", "|")+"]", stderr)
 			format := fs.String("format", "markdown", "output format: "+strings.Join(fsm.Formats, ", "))
+			qemu := addQemuFlag(fs)
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
 			if fs.NArg() != 0 {
 				return usageErr("unexpected argument %q", fs.Arg(0))
 			}
-			out, err := fsm.Render(*format)
+			v, err := qemu.version()
+			if err != nil {
+				return err
+			}
+			out, err := fsm.For(v).Render(*format)
 			if err != nil {
 				return usageErr("%v", err)
 			}
