@@ -687,6 +687,9 @@ func (m *Manager) doDismiss(j *Job, t fsm.Trigger) {
 	if f, ok := j.driver.(Freer); ok {
 		f.Free(j)
 	}
+	if j.blockJob {
+		m.DrainAllFor(DrainJobFree)
+	}
 }
 
 // --- cancel --------------------------------------------------------------

@@ -139,6 +139,7 @@ func Commit(m *sim.Manager, g *blockdev.Graph, a CommitArgs) (*sim.Job, error) {
 	}
 	d := &commitJob{g: g, device: bs, top: top, base: base, overlay: overlay, onError: onError, header: header}
 	d.u = user{m: m, t: sim.TypeCommit}
+	m.DrainAllFor(sim.DrainCommitBeforeJob)
 	j, err := m.Create(a.spec("", d, nil))
 	if err != nil {
 		return nil, err
@@ -167,6 +168,7 @@ func Commit(m *sim.Manager, g *blockdev.Graph, a CommitArgs) (*sim.Job, error) {
 		m.EarlyFail(j)
 		return nil, err
 	}
+	m.DrainAllFor(sim.DrainCommitJobNodes)
 	m.Start(j)
 	return j, nil
 }
@@ -264,6 +266,11 @@ func (d *commitJob) Clean(j *sim.Job) {
 	}
 	d.g.DetachBackend(d.baseBB)
 	d.g.DetachJob(&d.u)
+	if d.prepared {
+		j.Manager().DrainAllFor(sim.DrainCommitDone)
+	} else {
+		j.Manager().DrainAllFor(sim.DrainCommitAbort)
+	}
 }
 
 func (d *commitJob) Free(j *sim.Job) { d.g.DetachJob(&d.u) }

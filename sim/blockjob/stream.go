@@ -89,9 +89,11 @@ func Stream(m *sim.Manager, g *blockdev.Graph, a StreamArgs) (*sim.Job, error) {
 		return nil, err
 	}
 	d.filter = cor
+	m.DrainAllFor(sim.DrainStreamFilter)
 	j, err := m.Create(a.spec("", d, nil))
 	if err != nil {
 		g.RemoveFilter(cor)
+		m.DrainAllFor(sim.DrainStreamFilterUndo)
 		return nil, err
 	}
 	d.u.j = j
@@ -102,6 +104,7 @@ func Stream(m *sim.Manager, g *blockdev.Graph, a StreamArgs) (*sim.Job, error) {
 	for n := bs.Backing(); n != nil && n != base; n = n.Backing() {
 		g.AttachJob(&d.u, "intermediate node", n, reason)
 	}
+	m.DrainAllFor(sim.DrainStreamJobNodes)
 	m.Start(j)
 	return j, nil
 }
@@ -122,6 +125,7 @@ type streamJob struct {
 	delay    int64
 	firstErr sim.Errno
 	rl       rateLimit
+	prepared bool // Prepare succeeded: Clean drains as on success
 }
 
 func (d *streamJob) Type() sim.JobType { return sim.TypeStream }
@@ -192,6 +196,7 @@ func (d *streamJob) Prepare(j *sim.Job) error {
 	if err := d.g.SetBacking(d.device, d.base, d.header); err != nil {
 		return &sim.JobError{Errno: sim.EIO, Msg: err.Error()}
 	}
+	d.prepared = true
 	return nil
 }
 
@@ -201,6 +206,14 @@ func (d *streamJob) Clean(j *sim.Job) {
 		d.g.RemoveFilter(d.filter)
 	}
 	d.g.DetachJob(&d.u)
+	if d.prepared {
+		j.Manager().DrainAllFor(sim.DrainStreamDone)
+	} else {
+		j.Manager().DrainAllFor(sim.DrainStreamAbort)
+	}
 }
 
-func (d *streamJob) Free(j *sim.Job) { d.g.DetachJob(&d.u) }
+func (d *streamJob) Free(j *sim.Job) {
+	d.g.DetachJob(&d.u)
+	j.Manager().DrainAllFor(sim.DrainStreamFree)
+}
