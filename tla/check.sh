@@ -221,14 +221,14 @@ qemu_traces() {
 	(cd "$root" && go build -o "$qt" ./tla/qemutrace/cmd/qemutrace)
 	mkdir -p "$tmp/qemu"
 	# What QEMU 7.2 recorded (the corpus, the reference transcripts, the
-	# saved differential cases) and what 10.0 recorded (spec/conformance/qemu-10.0).
+	# saved differential cases) and what 10.0 recorded (spec/conformance/qemu-10.0,
+	# and differential cases named like disagreement-10.0, conformance/doc.go).
 	list=()
-	for p in "$root"/spec/conformance/*.transcript.json "$ref"/*.transcript.json "$diff"/*.transcript.json; do
-		if [[ -f $p && $p != *.jobsim.transcript.json ]]; then list+=("$p"); fi
-	done
 	list10=()
-	for p in "$root"/spec/conformance/qemu-10.0/*.transcript.json; do
-		if [[ -f $p && $p != *.jobsim.transcript.json ]]; then list10+=("$p"); fi
+	for p in "$root"/spec/conformance/*.transcript.json "$ref"/*.transcript.json "$diff"/*.transcript.json \
+		"$root"/spec/conformance/qemu-10.0/*.transcript.json; do
+		if [[ ! -f $p || $p == *.jobsim.transcript.json ]]; then continue; fi
+		if [[ $p == */qemu-10.0/* || $p == "$diff"/*-10.0*.transcript.json ]]; then list10+=("$p"); else list+=("$p"); fi
 	done
 	if ! compgen -G "$diff/*.transcript.json" >/dev/null; then
 		echo "qemu traces: no saved differential cases ($diff/*.transcript.json): none to check"
