@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/jobfsm/jobfsm/blockdev"
+	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/qmp"
-	"github.com/jobfsm/jobfsm/sim"
 )
 
 // Record is one fault that fired.
@@ -179,7 +179,7 @@ func (in *Injector) ArmNode(d *qmp.Dispatcher, node string) {
 		rule := blockdev.InjectRule{
 			Read: r.Op != "write", Write: r.Op != "read",
 			Start: r.Offset, End: r.Offset + r.Length,
-			Errno: sim.Errno(r.Errno), Once: r.Once,
+			Errno: errno.Errno(r.Errno), Once: r.Once,
 		}
 		if _, err := d.Graph().InjectError(node, rule); err != nil {
 			continue

@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/internal/qemuid"
 	"github.com/jobfsm/jobfsm/internal/qerr"
 )
@@ -386,7 +387,7 @@ func asJobError(err error) *JobError {
 	if errors.As(err, &je) {
 		return je
 	}
-	return &JobError{Errno: EIO, Msg: err.Error()}
+	return &JobError{Errno: errno.EIO, Msg: err.Error()}
 }
 
 // runFinished records the run's result and queues job_exit on the main loop.
@@ -444,9 +445,9 @@ func (m *Manager) DrainEnd(j *Job) { m.resume(j) }
 // ErrorAction applies policy p to an I/O error of the running job
 // (block_job_error_action): it emits BLOCK_JOB_ERROR and, on stop, pauses the
 // job as a user pause and sets its io-status. The driver acts on the result.
-func (j *Job) ErrorAction(p OnError, isRead bool, errno Errno) ErrorAction {
+func (j *Job) ErrorAction(p OnError, isRead bool, e errno.Errno) ErrorAction {
 	m := j.m
-	action := p.Decide(errno)
+	action := p.Decide(e)
 	op := "write"
 	if isRead {
 		op = "read"
@@ -460,7 +461,7 @@ func (j *Job) ErrorAction(p OnError, isRead bool, errno Errno) ErrorAction {
 			j.userPaused = true
 		}
 		if j.iostatus == IOStatusOK {
-			if errno == ENOSPC {
+			if e == errno.ENOSPC {
 				j.iostatus = IOStatusNoSpace
 			} else {
 				j.iostatus = IOStatusFailed
@@ -501,7 +502,7 @@ func (m *Manager) completed(j *Job) {
 // trigger to prefer where the table allows it (prepare-failed in pending).
 func (m *Manager) updateRC(j *Job, via fsm.Trigger) {
 	if j.ret == 0 && j.forceCancelled {
-		j.ret = ECANCELED
+		j.ret = errno.ECANCELED
 	}
 	if j.ret == 0 {
 		return

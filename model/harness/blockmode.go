@@ -7,6 +7,7 @@ import (
 
 	"github.com/jobfsm/jobfsm/blockdev"
 	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/model"
 	"github.com/jobfsm/jobfsm/sim"
 	"github.com/jobfsm/jobfsm/sim/blockjob"
@@ -527,7 +528,7 @@ func (r *Runner) armFault(id string, disarm bool) string {
 	if disarm {
 		return fmt.Sprintf("disarm faults on %s -> %s", rj.fault, model.ErrText(r.g.ClearInjections(rj.fault)))
 	}
-	_, err := r.g.InjectError(rj.fault, blockdev.InjectRule{Write: true, Errno: sim.EIO, Once: true})
+	_, err := r.g.InjectError(rj.fault, blockdev.InjectRule{Write: true, Errno: errno.EIO, Once: true})
 	if err == nil {
 		// Whichever job writes that node now may meet the fault.
 		if rj.dev != nil && rj.dev.last != nil && rj.dev.last.mj != nil {

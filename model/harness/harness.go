@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jobfsm/jobfsm/blockdev"
 	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/internal/qerr"
 	"github.com/jobfsm/jobfsm/model"
 	"github.com/jobfsm/jobfsm/sim"
@@ -303,7 +304,7 @@ func planSpecs(p model.JobPlan, id string, txn int) (sim.TestSpec, model.Spec) {
 	}
 	failText := ""
 	if p.FailAt > 0 {
-		ts.FailErrno = sim.EIO
+		ts.FailErrno = errno.EIO
 		failText = model.Strerror(5)
 		if p.FailAt%2 == 0 {
 			ts.FailMsg = fmt.Sprintf("slice %d failed", p.FailAt)
@@ -313,11 +314,11 @@ func planSpecs(p model.JobPlan, id string, txn int) (sim.TestSpec, model.Spec) {
 	ioErrno := 5
 	if p.NoSpace {
 		ioErrno = 28
-		ts.IOErrno = sim.ENOSPC
+		ts.IOErrno = errno.ENOSPC
 	}
 	prepareText := model.Strerror(22)
 	if p.PrepareFails {
-		ts.PrepareErr = &sim.JobError{Errno: sim.EINVAL}
+		ts.PrepareErr = &sim.JobError{Errno: errno.EINVAL}
 		if p.Steps%2 == 1 {
 			// A driver's own message rather than strerror.
 			ts.PrepareErr.Msg = "prepare refused the graph change"

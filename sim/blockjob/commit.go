@@ -2,6 +2,7 @@ package blockjob
 
 import (
 	"github.com/jobfsm/jobfsm/blockdev"
+	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/internal/qerr"
 	"github.com/jobfsm/jobfsm/sim"
 )
@@ -202,7 +203,7 @@ func (d *commitJob) Run(j *sim.Job) sim.Step {
 		j.SetProgressTotal(d.length)
 		if d.base.Size() < d.length {
 			if err := d.base.Truncate(d.length); err != nil {
-				return sim.Finish(&sim.JobError{Errno: sim.EIO})
+				return sim.Finish(&sim.JobError{Errno: errno.EIO})
 			}
 		}
 	}
@@ -249,7 +250,7 @@ func (d *commitJob) Prepare(j *sim.Job) error {
 	for _, e := range d.filter.Parents() {
 		if e.Kind == blockdev.ParentNode && e.Role == "backing" {
 			if err := d.g.SetBacking(e.Parent, d.base, d.header); err != nil {
-				return &sim.JobError{Errno: sim.EIO, Msg: err.Error()}
+				return &sim.JobError{Errno: errno.EIO, Msg: err.Error()}
 			}
 		}
 	}

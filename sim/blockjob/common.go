@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/jobfsm/jobfsm/blockdev"
+	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/internal/qerr"
 	"github.com/jobfsm/jobfsm/sim"
 )
@@ -109,12 +110,12 @@ func parsePolicy(arg, v string) (sim.OnError, error) {
 }
 
 // ioErrno extracts the errno of a block-layer error.
-func ioErrno(err error) sim.Errno {
+func ioErrno(err error) errno.Errno {
 	var e *blockdev.IOError
 	if errors.As(err, &e) {
 		return e.Errno
 	}
-	return sim.EIO
+	return errno.EIO
 }
 
 // copyRange reads [off, off+n) from src and writes it to dst, returning the

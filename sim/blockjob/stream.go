@@ -2,6 +2,7 @@ package blockjob
 
 import (
 	"github.com/jobfsm/jobfsm/blockdev"
+	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/internal/qerr"
 	"github.com/jobfsm/jobfsm/sim"
 )
@@ -120,7 +121,7 @@ type streamJob struct {
 	offset   int64
 	length   int64
 	delay    int64
-	firstErr sim.Errno
+	firstErr errno.Errno
 	rl       rateLimit
 }
 
@@ -190,7 +191,7 @@ func (d *streamJob) Run(j *sim.Job) sim.Step {
 // the whole chain was streamed).
 func (d *streamJob) Prepare(j *sim.Job) error {
 	if err := d.g.SetBacking(d.device, d.base, d.header); err != nil {
-		return &sim.JobError{Errno: sim.EIO, Msg: err.Error()}
+		return &sim.JobError{Errno: errno.EIO, Msg: err.Error()}
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/jobfsm/jobfsm/conformance"
+	"github.com/jobfsm/jobfsm/sim"
 )
 
 // MaxJobs is JobLifecycle's bound on N (its ASSUME).
@@ -67,15 +68,6 @@ var jobCreators = map[string]bool{
 // mirrorLike are the creators whose job becomes ready (block-commit of the
 // active layer too: it is recognised by its BLOCK_JOB_READY).
 var mirrorLike = map[string]bool{"blockdev-mirror": true, "drive-mirror": true}
-
-// verbs maps the job commands to JobVerbTable's verbs.
-var verbs = map[string]string{
-	"job-pause": "pause", "job-resume": "resume", "job-cancel": "cancel",
-	"job-complete": "complete", "job-finalize": "finalize", "job-dismiss": "dismiss",
-	"block-job-pause": "pause", "block-job-resume": "resume", "block-job-cancel": "cancel",
-	"block-job-complete": "complete", "block-job-finalize": "finalize",
-	"block-job-dismiss": "dismiss", "block-job-set-speed": "set-speed",
-}
 
 // argumentError reports whether QMP refused the command before any job was
 // looked at (the spec does not model argument validation).
@@ -381,9 +373,10 @@ func Convert(source string, scn *conformance.Scenario, tr *conformance.Transcrip
 			out.Skipped++ // refused before any job existed
 			continue
 		}
-		if v, ok := verbs[ex]; ok {
+		if c, ok := sim.ParseVerbCommand(ex); ok {
+			v := c.Verb.String() // JobVerbTable's verb names are QAPI's
 			api, key := "job", "id"
-			if strings.HasPrefix(ex, "block-job-") {
+			if c.IsBlock() {
 				api, key = "block", "device"
 			}
 			if _, ok := args["id"]; ok {
