@@ -279,28 +279,44 @@ func (d *Decoder) lex() (token, error) {
 			return token{kind: tComma, text: ","}, nil
 		case c == '"' || c == '\'':
 			return d.lexString(c)
-		case c == '-' || (c >= '0' && c <= '9'):
+		case c == '-' || isDigit(c):
 			return d.lexNumber(c)
-		case c >= 'a' && c <= 'z':
+		case isLetter(c):
 			var b strings.Builder
 			b.WriteByte(c)
-			for {
-				n, err := d.r.ReadByte()
-				if err != nil {
-					break
-				}
-				if n < 'a' || n > 'z' {
-					_ = d.r.UnreadByte()
-					break
-				}
-				b.WriteByte(n)
-				if b.Len() > MaxMessageSize {
-					return token{kind: tError, text: b.String()[:16]}, nil
-				}
+			if _, long := d.readRun(&b, isLetter); long {
+				return tooLong(&b), nil
 			}
 			return token{kind: tKeyword, text: b.String()}, nil
 		default:
 			return token{kind: tError, text: string([]byte{c})}, nil
+		}
+	}
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' }
+func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
+
+// tooLong is the error token of a token that outgrew MaxMessageSize: its
+// first 16 bytes.
+func tooLong(b *strings.Builder) token { return token{kind: tError, text: b.String()[:16]} }
+
+// readRun appends to b the bytes that follow while in holds and leaves the
+// first other byte unread. eof: the input ended (any read error); long: the
+// token outgrew MaxMessageSize, the caller's error.
+func (d *Decoder) readRun(b *strings.Builder, in func(byte) bool) (eof, long bool) {
+	for {
+		c, err := d.r.ReadByte()
+		if err != nil {
+			return true, false
+		}
+		if !in(c) {
+			_ = d.r.UnreadByte()
+			return false, false
+		}
+		b.WriteByte(c)
+		if b.Len() > MaxMessageSize {
+			return false, true
 		}
 	}
 }
@@ -320,7 +336,7 @@ func (d *Decoder) lexString(q byte) (token, error) {
 				b.Write(buf[:i])
 				_, _ = d.r.Discard(i)
 				if b.Len() > MaxMessageSize {
-					return token{kind: tError, text: b.String()[:16]}, nil
+					return tooLong(&b), nil
 				}
 				continue
 			}
@@ -336,7 +352,7 @@ func (d *Decoder) lexString(q byte) (token, error) {
 		}
 		b.WriteByte(c)
 		if b.Len() > MaxMessageSize {
-			return token{kind: tError, text: b.String()[:16]}, nil
+			return tooLong(&b), nil
 		}
 		if c == '\\' {
 			n, err := d.r.ReadByte()
@@ -377,7 +393,7 @@ func (d *Decoder) lexNumber(first byte) (token, error) {
 		if !ok {
 			return token{kind: tError, text: b.String()}, nil
 		}
-		if n < '0' || n > '9' {
+		if !isDigit(n) {
 			return bad(n)
 		}
 		b.WriteByte(n)
@@ -389,25 +405,14 @@ func (d *Decoder) lexNumber(first byte) (token, error) {
 		if !ok {
 			return token{kind: tInt, text: b.String()}, nil
 		}
-		if n >= '0' && n <= '9' {
+		if isDigit(n) {
 			return bad(n)
 		}
 		_ = d.r.UnreadByte()
-	} else {
-		for {
-			n, ok := next()
-			if !ok {
-				return token{kind: tInt, text: b.String()}, nil
-			}
-			if n < '0' || n > '9' {
-				_ = d.r.UnreadByte()
-				break
-			}
-			b.WriteByte(n)
-			if b.Len() > MaxMessageSize {
-				return token{kind: tError, text: b.String()[:16]}, nil
-			}
-		}
+	} else if eof, long := d.readRun(&b, isDigit); long {
+		return tooLong(&b), nil
+	} else if eof {
+		return token{kind: tInt, text: b.String()}, nil
 	}
 	n, ok := next()
 	if !ok {
@@ -417,27 +422,19 @@ func (d *Decoder) lexNumber(first byte) (token, error) {
 		isFloat = true
 		b.WriteByte(n)
 		m, ok := next()
-		if !ok || m < '0' || m > '9' {
+		if !ok || !isDigit(m) {
 			if !ok {
 				return token{kind: tError, text: b.String()}, nil
 			}
 			return bad(m)
 		}
 		b.WriteByte(m)
-		for {
-			m, ok = next()
-			if !ok {
-				return token{kind: tFloat, text: b.String()}, nil
-			}
-			if m < '0' || m > '9' {
-				break
-			}
-			b.WriteByte(m)
-			if b.Len() > MaxMessageSize {
-				return token{kind: tError, text: b.String()[:16]}, nil
-			}
+		if eof, long := d.readRun(&b, isDigit); long {
+			return tooLong(&b), nil
+		} else if eof {
+			return token{kind: tFloat, text: b.String()}, nil
 		}
-		n = m
+		n, _ = next() // the byte readRun left unread
 	}
 	if n == 'e' || n == 'E' {
 		isFloat = true
@@ -452,23 +449,14 @@ func (d *Decoder) lexNumber(first byte) (token, error) {
 				return token{kind: tError, text: b.String()}, nil
 			}
 		}
-		if m < '0' || m > '9' {
+		if !isDigit(m) {
 			return bad(m)
 		}
 		b.WriteByte(m)
-		for {
-			m, ok = next()
-			if !ok {
-				return token{kind: tFloat, text: b.String()}, nil
-			}
-			if m < '0' || m > '9' {
-				_ = d.r.UnreadByte()
-				break
-			}
-			b.WriteByte(m)
-			if b.Len() > MaxMessageSize {
-				return token{kind: tError, text: b.String()[:16]}, nil
-			}
+		if eof, long := d.readRun(&b, isDigit); long {
+			return tooLong(&b), nil
+		} else if eof {
+			return token{kind: tFloat, text: b.String()}, nil
 		}
 	} else {
 		_ = d.r.UnreadByte()
