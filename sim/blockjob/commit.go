@@ -185,11 +185,7 @@ type commitJob struct {
 	onError sim.OnError
 	header  string
 
-	started  bool
-	offset   int64
-	length   int64
-	delay    int64
-	rl       rateLimit
+	chunkLoop
 	prepared bool
 }
 
@@ -198,49 +194,37 @@ func (d *commitJob) Type() sim.JobType { return sim.TypeCommit }
 // Run is commit_run: copy what is allocated above base, 512 KiB at a time.
 func (d *commitJob) Run(j *sim.Job) sim.Step {
 	if !d.started {
-		d.started = true
-		d.length = d.top.Size()
-		j.SetProgressTotal(d.length)
+		d.start(j, d.top.Size())
 		if d.base.Size() < d.length {
 			if err := d.base.Truncate(d.length); err != nil {
 				return sim.Finish(&sim.JobError{Errno: errno.EIO})
 			}
 		}
 	}
-	if d.delay > 0 {
-		dl := d.delay
-		d.delay = 0
-		return sim.Sleep(dl)
+	if sleep, ok := d.owed(); ok {
+		return sleep
 	}
-	if j.IsCancelled() || d.offset >= d.length {
+	if d.done(j) {
 		return sim.Finish(nil)
 	}
-	alloc, n := blockdev.AllocatedAbove(d.top, d.base, false, d.offset, min(commitBufferSize, d.length-d.offset), blockdev.DefaultClusterSize)
+	alloc, n := blockdev.AllocatedAbove(d.top, d.base, false, d.offset, d.chunk(), blockdev.DefaultClusterSize)
 	var lat int64
 	if alloc {
 		var err error
 		var isRead bool
 		lat, isRead, err = copyRange(d.top, d.base, d.offset, n)
 		if err != nil {
-			errno := ioErrno(err)
-			switch j.ErrorAction(d.onError, isRead, errno) {
+			e := ioErrno(err)
+			switch j.ErrorAction(d.onError, isRead, e) {
 			case sim.ActionReport:
-				return sim.Finish(&sim.JobError{Errno: errno})
+				return sim.Finish(&sim.JobError{Errno: e})
 			case sim.ActionIgnore:
 				return sim.Sleep(retryNs) // n = 0: the same offset again
 			}
 			return sim.Continue()
 		}
 	}
-	d.offset += n
-	j.AddProgress(n)
-	if alloc {
-		d.delay = d.rl.delay(j.Now(), j.Speed(), n)
-	}
-	if lat > 0 {
-		return sim.Sleep(lat)
-	}
-	return sim.Continue()
+	return d.advance(j, n, alloc, lat)
 }
 
 // Prepare is commit_prepare: the overlay of top now uses base

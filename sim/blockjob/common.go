@@ -47,6 +47,54 @@ func (r *rateLimit) delay(now, speed, n int64) int64 {
 	return r.sliceEnd - now
 }
 
+// chunkLoop is the loop commit_run and stream_run share: a cursor over the
+// job's length in COMMIT_BUFFER_SIZE chunks and the rate limit's sleep owed
+// after a chunk that was copied (not after one skipped as unallocated).
+type chunkLoop struct {
+	started        bool
+	offset, length int64
+	delay          int64
+	rl             rateLimit
+}
+
+// start sets the length to walk and the job's progress total (once, at the
+// job's first run).
+func (c *chunkLoop) start(j *sim.Job, length int64) {
+	c.started = true
+	c.length = length
+	j.SetProgressTotal(length)
+}
+
+// owed returns the rate limit's sleep owed by the last chunk, once.
+func (c *chunkLoop) owed() (sim.Step, bool) {
+	if c.delay == 0 {
+		return sim.Step{}, false
+	}
+	dl := c.delay
+	c.delay = 0
+	return sim.Sleep(dl), true
+}
+
+// done reports whether the loop ends: cancelled, or the length walked.
+func (c *chunkLoop) done(j *sim.Job) bool { return j.IsCancelled() || c.offset >= c.length }
+
+// chunk returns the length of the next chunk at most.
+func (c *chunkLoop) chunk() int64 { return min(commitBufferSize, c.length-c.offset) }
+
+// advance moves past n bytes (copied or not) and returns the next step: the
+// copy's latency lat, if any, before the next chunk.
+func (c *chunkLoop) advance(j *sim.Job, n int64, copied bool, lat int64) sim.Step {
+	c.offset += n
+	j.AddProgress(n)
+	if copied {
+		c.delay = c.rl.delay(j.Now(), j.Speed(), n)
+	}
+	if lat > 0 {
+		return sim.Sleep(lat)
+	}
+	return sim.Continue()
+}
+
 // user adapts a job to blockdev.JobUser: drained sections pause it.
 type user struct {
 	m *sim.Manager

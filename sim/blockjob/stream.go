@@ -117,12 +117,8 @@ type streamJob struct {
 	onError sim.OnError
 	header  string
 
-	started  bool
-	offset   int64
-	length   int64
-	delay    int64
+	chunkLoop
 	firstErr errno.Errno
-	rl       rateLimit
 }
 
 func (d *streamJob) Type() sim.JobType { return sim.TypeStream }
@@ -131,25 +127,20 @@ func (d *streamJob) Type() sim.JobType { return sim.TypeStream }
 // and above base, 512 KiB at a time; every error is reported as a read.
 func (d *streamJob) Run(j *sim.Job) sim.Step {
 	if !d.started {
-		d.started = true
-		d.length = d.device.Size()
-		j.SetProgressTotal(d.length)
+		d.start(j, d.device.Size())
 	}
-	if d.delay > 0 {
-		dl := d.delay
-		d.delay = 0
-		return sim.Sleep(dl)
+	if sleep, ok := d.owed(); ok {
+		return sleep
 	}
-	if j.IsCancelled() || d.offset >= d.length {
+	if d.done(j) {
 		if d.firstErr != 0 {
 			return sim.Finish(&sim.JobError{Errno: d.firstErr})
 		}
 		return sim.Finish(nil)
 	}
-	max := min(commitBufferSize, d.length-d.offset)
 	copy := false
 	var n int64
-	if inTop, k := blockdev.AllocatedAbove(d.device, d.device, true, d.offset, max, blockdev.DefaultClusterSize); inTop {
+	if inTop, k := blockdev.AllocatedAbove(d.device, d.device, true, d.offset, d.chunk(), blockdev.DefaultClusterSize); inTop {
 		n = k
 	} else if b := d.device.Backing(); b != nil {
 		copy, n = blockdev.AllocatedAbove(b, d.base, false, d.offset, k, blockdev.DefaultClusterSize)
@@ -161,30 +152,20 @@ func (d *streamJob) Run(j *sim.Job) sim.Step {
 		var err error
 		lat, _, err = copyRange(d.device, d.device, d.offset, n)
 		if err != nil {
-			errno := ioErrno(err)
-			switch j.ErrorAction(d.onError, true, errno) {
-			case sim.ActionStop:
+			e := ioErrno(err)
+			action := j.ErrorAction(d.onError, true, e)
+			if action == sim.ActionStop {
 				return sim.Continue()
-			case sim.ActionReport:
-				if d.firstErr == 0 {
-					d.firstErr = errno
-				}
-				return sim.Finish(&sim.JobError{Errno: d.firstErr})
 			}
 			if d.firstErr == 0 {
-				d.firstErr = errno
+				d.firstErr = e
+			}
+			if action == sim.ActionReport {
+				return sim.Finish(&sim.JobError{Errno: d.firstErr})
 			}
 		}
 	}
-	d.offset += n
-	j.AddProgress(n)
-	if copy {
-		d.delay = d.rl.delay(j.Now(), j.Speed(), n)
-	}
-	if lat > 0 {
-		return sim.Sleep(lat)
-	}
-	return sim.Continue()
+	return d.advance(j, n, copy, lat)
 }
 
 // Prepare is stream_prepare: the device's backing becomes base (none when
