@@ -447,6 +447,22 @@ func (srv *Server) Run(ctx context.Context, stopOnLastClose bool) error {
 		rq.c.answered()
 		return false
 	}
+	// poll looks at the context and the clients without waiting and runs
+	// idle when neither has anything; stop: Run returns err.
+	poll := func(idle func()) (stop bool, err error) {
+		select {
+		case <-ctx.Done():
+			return true, interrupted()
+		case rq := <-srv.reqs:
+			if handle(rq) {
+				srv.shutdown()
+				return true, nil
+			}
+		default:
+			idle()
+		}
+		return false, nil
+	}
 	for {
 		more := catchUp()
 		if !more {
@@ -459,15 +475,8 @@ func (srv *Server) Run(ctx context.Context, stopOnLastClose bool) error {
 		if more {
 			// Work is due now: look at the clients and the context
 			// without waiting, then go on with it.
-			select {
-			case <-ctx.Done():
-				return interrupted()
-			case rq := <-srv.reqs:
-				if handle(rq) {
-					srv.shutdown()
-					return nil
-				}
-			default:
+			if stop, err := poll(func() {}); stop {
+				return err
 			}
 			continue
 		}
@@ -486,16 +495,8 @@ func (srv *Server) Run(ctx context.Context, stopOnLastClose bool) error {
 				quiet := time.Since(lastIO)
 				allow := allowance(time.Since(started), srv.opts.Rate)
 				if quiet >= srv.opts.Grace && due <= allow {
-					select {
-					case <-ctx.Done():
-						return interrupted()
-					case rq := <-srv.reqs:
-						if handle(rq) {
-							srv.shutdown()
-							return nil
-						}
-					default:
-						m.Step()
+					if stop, err := poll(func() { m.Step() }); stop {
+						return err
 					}
 					continue
 				}
