@@ -56,11 +56,8 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.tlaDir, "tla", "", "directory of the TLC model configs (default: tla/ of the enclosing repository)")
 	noExplore := fs.Bool("no-explore", false, "skip the exhaustive explorer")
 	noCampaign := fs.Bool("no-campaign", false, "skip the random campaign")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() != 0 {
-		return usageErr("unexpected argument %q", fs.Arg(0))
 	}
 	if o.sequences < 0 || o.steps <= 0 {
 		return usageErr("--sequences must be >= 0 and --steps > 0")

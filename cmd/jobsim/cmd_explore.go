@@ -27,11 +27,8 @@ func runExplore(args []string, stdout, stderr io.Writer) error {
 	cfgPath := fset.String("config", "", "TLC model config whose CONSTANTS bound the search (required)")
 	format := fset.String("format", "text", "output format: text or json")
 	workers := fset.Int("workers", 0, "parallel workers (0: one per CPU)")
-	if err := parseFlags(fset, args); err != nil {
+	if err := parseFlagsOnly(fset, args); err != nil {
 		return err
-	}
-	if fset.NArg() != 0 {
-		return usageErr("unexpected argument %q", fset.Arg(0))
 	}
 	if *cfgPath == "" {
 		return usageErr("--config is required")

@@ -36,11 +36,8 @@ func runQMP(args []string, stdout, stderr io.Writer) error {
 	rate := fs.Float64("rate", qmp.DefaultRate, "with --clock virtual: at most this many virtual seconds per wall second")
 	testCmds := fs.Bool("test-commands", false, "enable jobsim's x-jobsim-* commands (scriptable test jobs)")
 	faultsFile := fs.String("faults", "", "inject the faults of this plan (JSON, see go doc ./faults); each one is logged on stderr")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() != 0 {
-		return usageErr("unexpected argument %q", fs.Arg(0))
 	}
 	opts := qmp.ServerOptions{
 		Options: qmp.Options{Seed: *seed, TestCommands: *testCmds},

@@ -14,11 +14,8 @@ func init() {
 		run: func(args []string, stdout, stderr io.Writer) error {
 			fs := newFlagSet("table", "table [--format "+strings.Join(fsm.Formats, "|")+"]", stderr)
 			format := fs.String("format", "markdown", "output format: "+strings.Join(fsm.Formats, ", "))
-			if err := parseFlags(fs, args); err != nil {
+			if err := parseFlagsOnly(fs, args); err != nil {
 				return err
-			}
-			if fs.NArg() != 0 {
-				return usageErr("unexpected argument %q", fs.Arg(0))
 			}
 			out, err := fsm.Render(*format)
 			if err != nil {

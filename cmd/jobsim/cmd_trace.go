@@ -21,11 +21,8 @@ func runTrace(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 1, "scenario seed (same seed, same trace)")
 	steps := fs.Int("steps", 80, "random actions before the wind-down")
 	out := fs.String("out", "", "write the trace to FILE instead of stdout")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() != 0 {
-		return usageErr("unexpected argument %q", fs.Arg(0))
 	}
 	if *steps <= 0 {
 		return usageErr("--steps must be positive")

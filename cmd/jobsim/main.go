@@ -85,18 +85,25 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// parseFlagsOnly is parseFlags for a command that takes no arguments after
+// its flags.
+func parseFlagsOnly(fs *flag.FlagSet, args []string) error {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return usageErr("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
 var errHelp = errors.New("help requested")
 
 func mainUsage(w io.Writer) {
 	fmt.Fprintln(w, "usage: jobsim COMMAND [flags] [args]")
 	fmt.Fprintln(w, "\njobsim runs QEMU 7.2's block-job lifecycle in a deterministic simulator.")
 	fmt.Fprintln(w, "\ncommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range sortedNames() {
 		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'jobsim COMMAND --help' for a command's flags.")
