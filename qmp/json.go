@@ -345,29 +345,26 @@ func (d *Decoder) lexString(q byte) (token, error) {
 		if err != nil {
 			return token{}, err
 		}
+		b.WriteByte(c)
 		if c < 0x20 {
 			// a control character ends the string in error (json-lexer.c)
-			b.WriteByte(c)
 			return token{kind: tError, text: b.String()}, nil
 		}
-		b.WriteByte(c)
 		if b.Len() > MaxMessageSize {
 			return tooLong(&b), nil
 		}
-		if c == '\\' {
-			n, err := d.r.ReadByte()
-			if err != nil {
-				return token{}, err
-			}
-			if n < 0x20 {
-				b.WriteByte(n)
-				return token{kind: tError, text: b.String()}, nil
-			}
-			b.WriteByte(n)
-			continue
-		}
 		if c == q {
 			return token{kind: tString, text: b.String()}, nil
+		}
+		if c == '\\' {
+			// the escaped byte, whatever it is, except a control character
+			if c, err = d.r.ReadByte(); err != nil {
+				return token{}, err
+			}
+			b.WriteByte(c)
+			if c < 0x20 {
+				return token{kind: tError, text: b.String()}, nil
+			}
 		}
 	}
 }
@@ -540,80 +537,71 @@ func parseInt(s string) Number {
 
 func (p *parser) object() (any, error) {
 	o := NewObject()
-	t := p.peek()
-	if t == nil {
-		return nil, perr("expecting value")
-	}
-	if t.kind == tRCurly {
-		p.pos++
-		return o, nil
-	}
-	for {
-		t = p.peek()
-		if t == nil {
-			return nil, perr("expecting value")
-		}
+	err := p.members(tRCurly, "expected separator in dict", func() error {
 		// json-parser.c parse_pair parses the key as any value first.
 		kv, err := p.value()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		k, ok := kv.(string)
 		if !ok {
-			return nil, perr("key is not a string in object")
+			return perr("key is not a string in object")
 		}
 		if c := p.peek(); c == nil || c.kind != tColon {
-			return nil, perr("missing : in object pair")
+			return perr("missing : in object pair")
 		}
 		p.pos++
 		v, err := p.value()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if _, dup := o.M[k]; dup {
-			return nil, perr("duplicate key")
+			return perr("duplicate key")
 		}
 		o.Set(k, v)
-		t = p.peek()
-		if t == nil {
-			return nil, perr("expecting value")
-		}
-		p.pos++
-		if t.kind == tRCurly {
-			return o, nil
-		}
-		if t.kind != tComma {
-			return nil, perr("expected separator in dict")
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return o, nil
 }
 
 func (p *parser) array() (any, error) {
 	l := []any{}
-	t := p.peek()
-	if t == nil {
-		return nil, perr("expecting value")
+	err := p.members(tRSquare, "expected separator in list", func() error {
+		v, err := p.value()
+		l = append(l, v)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	if t.kind == tRSquare {
+	return l, nil
+}
+
+// members parses an object's pairs or an array's values, each with member,
+// up to the closing token end; sepErr is json-parser.c's text for anything
+// else between two members.
+func (p *parser) members(end tokKind, sepErr string, member func() error) error {
+	if t := p.peek(); t != nil && t.kind == end {
 		p.pos++
-		return l, nil
+		return nil
 	}
 	for {
-		v, err := p.value()
-		if err != nil {
-			return nil, err
+		if err := member(); err != nil {
+			return err
 		}
-		l = append(l, v)
-		t = p.peek()
+		t := p.peek()
 		if t == nil {
-			return nil, perr("expecting value")
+			return perr("expecting value")
 		}
 		p.pos++
-		if t.kind == tRSquare {
-			return l, nil
+		if t.kind == end {
+			return nil
 		}
 		if t.kind != tComma {
-			return nil, perr("expected separator in list")
+			return perr("%s", sepErr)
 		}
 	}
 }
