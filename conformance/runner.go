@@ -515,46 +515,42 @@ func sortByName(l []any) {
 	}
 }
 
+// subst puts each image's path where a scenario says ${IMG:name}.
 func subst(v any, paths map[string]string) any {
-	switch x := v.(type) {
-	case string:
+	return mapStrings(v, func(s string) string {
 		for n, p := range paths {
-			x = strings.ReplaceAll(x, "${IMG:"+n+"}", p)
+			s = strings.ReplaceAll(s, "${IMG:"+n+"}", p)
 		}
-		return x
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = subst(e, paths)
-		}
-		return m
-	case []any:
-		l := make([]any, len(x))
-		for i, e := range x {
-			l[i] = subst(e, paths)
-		}
-		return l
-	}
-	return v
+		return s
+	})
 }
 
+// unsubst is subst's inverse, for what a transcript records.
 func unsubst(v any, paths map[string]string) any {
+	return mapStrings(v, func(s string) string {
+		for n, p := range paths {
+			s = strings.ReplaceAll(s, p, "${IMG:"+n+"}")
+		}
+		return s
+	})
+}
+
+// mapStrings returns a copy of the JSON value v with f applied to every
+// string in it (not to object keys).
+func mapStrings(v any, f func(string) string) any {
 	switch x := v.(type) {
 	case string:
-		for n, p := range paths {
-			x = strings.ReplaceAll(x, p, "${IMG:"+n+"}")
-		}
-		return x
+		return f(x)
 	case map[string]any:
 		m := make(map[string]any, len(x))
 		for k, e := range x {
-			m[k] = unsubst(e, paths)
+			m[k] = mapStrings(e, f)
 		}
 		return m
 	case []any:
 		l := make([]any, len(x))
 		for i, e := range x {
-			l[i] = unsubst(e, paths)
+			l[i] = mapStrings(e, f)
 		}
 		return l
 	}
