@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/jobfsm/jobfsm/sim"
@@ -332,11 +333,7 @@ func (o obj) field(k string) string {
 }
 
 func (o obj) only(allowed ...string) error {
-	var keys []string
-	for k := range o.m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(o.m))
 	for _, k := range keys {
 		ok := false
 		for _, a := range allowed {

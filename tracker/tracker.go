@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 )
 
 // Verdicts of a tracked job.
@@ -689,21 +690,13 @@ func (t *Tracker) status(live map[string]*jobInfo) Status {
 
 // SortedJobIDs returns the status's job ids in order.
 func (s Status) SortedJobIDs() []string {
-	ids := make([]string, 0, len(s.Jobs))
-	for id := range s.Jobs {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	ids := slices.Sorted(maps.Keys(s.Jobs))
 	return ids
 }
 
 // SortedBitmapKeys returns the status's bitmap keys in order.
 func (s Status) SortedBitmapKeys() []string {
-	ks := make([]string, 0, len(s.Bitmaps))
-	for k := range s.Bitmaps {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
+	ks := slices.Sorted(maps.Keys(s.Bitmaps))
 	return ks
 }
 

@@ -16,9 +16,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 )
 
 type M = map[string]any
@@ -581,11 +582,7 @@ func main() {
 	deviations()
 	orders()
 	firstMoves()
-	names := make([]string, 0, len(corpus))
-	for n := range corpus {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(corpus))
 	for _, n := range names {
 		b, err := json.MarshalIndent(corpus[n], "", " ")
 		if err != nil {
