@@ -349,53 +349,35 @@ func (g *Graph) LookupBitmap(node, name string) (*DirtyBitmap, error) {
 
 // BitmapRemove is block-dirty-bitmap-remove.
 func (g *Graph) BitmapRemove(node, name string) error {
-	bm, err := g.LookupBitmap(node, name)
-	if err != nil {
-		return err
-	}
-	if err := bm.Check(CheckBusy | CheckRO); err != nil {
-		return err
-	}
-	bm.Release()
-	return nil
+	return g.onBitmap(node, name, CheckBusy|CheckRO, (*DirtyBitmap).Release)
 }
 
 // BitmapClear is block-dirty-bitmap-clear.
 func (g *Graph) BitmapClear(node, name string) error {
-	bm, err := g.LookupBitmap(node, name)
-	if err != nil {
-		return err
-	}
-	if err := bm.Check(CheckDefault); err != nil {
-		return err
-	}
-	bm.Clear()
-	return nil
+	return g.onBitmap(node, name, CheckDefault, (*DirtyBitmap).Clear)
 }
 
 // BitmapEnable is block-dirty-bitmap-enable.
 func (g *Graph) BitmapEnable(node, name string) error {
-	bm, err := g.LookupBitmap(node, name)
-	if err != nil {
-		return err
-	}
-	if err := bm.Check(CheckAllowRO); err != nil {
-		return err
-	}
-	bm.disabled = false
-	return nil
+	return g.onBitmap(node, name, CheckAllowRO, func(bm *DirtyBitmap) { bm.disabled = false })
 }
 
 // BitmapDisable is block-dirty-bitmap-disable.
 func (g *Graph) BitmapDisable(node, name string) error {
+	return g.onBitmap(node, name, CheckAllowRO, func(bm *DirtyBitmap) { bm.disabled = true })
+}
+
+// onBitmap is the shape of the bitmap commands that change one bitmap: the
+// lookup, the command's checks, then the change.
+func (g *Graph) onBitmap(node, name string, checks BitmapCheck, change func(*DirtyBitmap)) error {
 	bm, err := g.LookupBitmap(node, name)
 	if err != nil {
 		return err
 	}
-	if err := bm.Check(CheckAllowRO); err != nil {
+	if err := bm.Check(checks); err != nil {
 		return err
 	}
-	bm.disabled = true
+	change(bm)
 	return nil
 }
 

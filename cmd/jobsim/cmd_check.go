@@ -80,17 +80,14 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 	start := time.Now()
 	var results []*phaseResult
 	var unavailable []string
-	if o.explore {
-		r, err := explorePhase(o, prog)
-		prog.finish()
-		if err != nil {
-			unavailable = append(unavailable, err.Error())
-		} else {
-			results = append(results, r)
+	for _, ph := range []struct {
+		on  bool
+		run func(checkOptions, *progress) (*phaseResult, error)
+	}{{o.explore, explorePhase}, {o.campaign, campaignPhase}} {
+		if !ph.on {
+			continue
 		}
-	}
-	if o.campaign {
-		r, err := campaignPhase(o, prog)
+		r, err := ph.run(o, prog)
 		prog.finish()
 		if err != nil {
 			unavailable = append(unavailable, err.Error())
