@@ -373,7 +373,6 @@ func (d *Decoder) lexString(q byte) (token, error) {
 func (d *Decoder) lexNumber(first byte) (token, error) {
 	var b strings.Builder
 	b.WriteByte(first)
-	isFloat := false
 	next := func() (byte, bool) {
 		c, err := d.r.ReadByte()
 		if err != nil {
@@ -381,88 +380,84 @@ func (d *Decoder) lexNumber(first byte) (token, error) {
 		}
 		return c, true
 	}
-	bad := func(c byte) (token, error) {
-		b.WriteByte(c)
-		return token{kind: tError, text: b.String()}, nil
+	text := func(k tokKind) token { return token{kind: k, text: b.String()} }
+	// digit reads the digit that must come next; without one the token is
+	// in error, the byte read (if any) included.
+	digit := func() (byte, bool) {
+		c, ok := next()
+		if ok {
+			b.WriteByte(c)
+		}
+		return c, ok && isDigit(c)
+	}
+	// digits reads a fraction's or an exponent's digits: the one it must
+	// have, then the run; done: the token ends with them (tok).
+	digits := func() (tok token, done bool) {
+		if _, ok := digit(); !ok {
+			return text(tError), true
+		}
+		if eof, long := d.readRun(&b, isDigit); long {
+			return tooLong(&b), true
+		} else if eof {
+			return text(tFloat), true
+		}
+		return token{}, false
 	}
 	c := first
 	if c == '-' {
-		n, ok := next()
-		if !ok {
-			return token{kind: tError, text: b.String()}, nil
+		var ok bool
+		if c, ok = digit(); !ok {
+			return text(tError), nil
 		}
-		if !isDigit(n) {
-			return bad(n)
-		}
-		b.WriteByte(n)
-		c = n
 	}
 	// integer part
 	if c == '0' {
 		n, ok := next()
 		if !ok {
-			return token{kind: tInt, text: b.String()}, nil
+			return text(tInt), nil
 		}
 		if isDigit(n) {
-			return bad(n)
+			b.WriteByte(n)
+			return text(tError), nil
 		}
 		_ = d.r.UnreadByte()
 	} else if eof, long := d.readRun(&b, isDigit); long {
 		return tooLong(&b), nil
 	} else if eof {
-		return token{kind: tInt, text: b.String()}, nil
+		return text(tInt), nil
 	}
+	kind := tInt
 	n, ok := next()
 	if !ok {
-		return token{kind: tInt, text: b.String()}, nil
+		return text(tInt), nil
 	}
 	if n == '.' {
-		isFloat = true
+		kind = tFloat
 		b.WriteByte(n)
-		m, ok := next()
-		if !ok || !isDigit(m) {
-			if !ok {
-				return token{kind: tError, text: b.String()}, nil
-			}
-			return bad(m)
-		}
-		b.WriteByte(m)
-		if eof, long := d.readRun(&b, isDigit); long {
-			return tooLong(&b), nil
-		} else if eof {
-			return token{kind: tFloat, text: b.String()}, nil
+		if tok, done := digits(); done {
+			return tok, nil
 		}
 		n, _ = next() // the byte readRun left unread
 	}
 	if n == 'e' || n == 'E' {
-		isFloat = true
+		kind = tFloat
 		b.WriteByte(n)
 		m, ok := next()
 		if !ok {
-			return token{kind: tError, text: b.String()}, nil
+			return text(tError), nil
 		}
 		if m == '+' || m == '-' {
 			b.WriteByte(m)
-			if m, ok = next(); !ok {
-				return token{kind: tError, text: b.String()}, nil
-			}
+		} else {
+			_ = d.r.UnreadByte()
 		}
-		if !isDigit(m) {
-			return bad(m)
-		}
-		b.WriteByte(m)
-		if eof, long := d.readRun(&b, isDigit); long {
-			return tooLong(&b), nil
-		} else if eof {
-			return token{kind: tFloat, text: b.String()}, nil
+		if tok, done := digits(); done {
+			return tok, nil
 		}
 	} else {
 		_ = d.r.UnreadByte()
 	}
-	if isFloat {
-		return token{kind: tFloat, text: b.String()}, nil
-	}
-	return token{kind: tInt, text: b.String()}, nil
+	return text(kind), nil
 }
 
 // parser is json-parser.c over one message's tokens.
