@@ -517,7 +517,7 @@ func sortByName(l []any) {
 
 // subst puts each image's path where a scenario says ${IMG:name}.
 func subst(v any, paths map[string]string) any {
-	return mapStrings(v, func(s string) string {
+	return replaceStrings(v, func(s string) string {
 		for n, p := range paths {
 			s = strings.ReplaceAll(s, "${IMG:"+n+"}", p)
 		}
@@ -527,7 +527,7 @@ func subst(v any, paths map[string]string) any {
 
 // unsubst is subst's inverse, for what a transcript records.
 func unsubst(v any, paths map[string]string) any {
-	return mapStrings(v, func(s string) string {
+	return replaceStrings(v, func(s string) string {
 		for n, p := range paths {
 			s = strings.ReplaceAll(s, p, "${IMG:"+n+"}")
 		}
@@ -535,47 +535,45 @@ func unsubst(v any, paths map[string]string) any {
 	})
 }
 
-// mapStrings returns a copy of the JSON value v with f applied to every
+// replaceStrings returns a copy of the JSON value v with f applied to every
 // string in it (not to object keys).
-func mapStrings(v any, f func(string) string) any {
-	switch x := v.(type) {
-	case string:
-		return f(x)
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = mapStrings(e, f)
+func replaceStrings(v any, f func(string) string) any {
+	return rewriteJSON(v, "", func(_ string, v any) (any, bool) {
+		s, ok := v.(string)
+		if ok {
+			s = f(s)
 		}
-		return m
-	case []any:
-		l := make([]any, len(x))
-		for i, e := range x {
-			l[i] = mapStrings(e, f)
-		}
-		return l
-	}
-	return v
+		return s, ok
+	})
 }
 
+// masked returns a copy of v with the value of every object member named
+// in fields replaced by "*".
 func masked(v any, fields map[string]bool) any {
 	if len(fields) == 0 {
 		return v
 	}
+	return rewriteJSON(v, "", func(k string, _ any) (any, bool) { return "*", fields[k] })
+}
+
+// rewriteJSON returns a copy of the JSON value v (key: the object member's
+// name it is, or "") with each value replaced by what f gives when f says
+// so, the others copied with their members and elements rewritten in turn.
+func rewriteJSON(v any, key string, f func(key string, v any) (any, bool)) any {
+	if r, ok := f(key, v); ok {
+		return r
+	}
 	switch x := v.(type) {
 	case map[string]any:
 		m := make(map[string]any, len(x))
 		for k, e := range x {
-			if fields[k] {
-				m[k] = "*"
-			} else {
-				m[k] = masked(e, fields)
-			}
+			m[k] = rewriteJSON(e, k, f)
 		}
 		return m
 	case []any:
 		l := make([]any, len(x))
 		for i, e := range x {
-			l[i] = masked(e, fields)
+			l[i] = rewriteJSON(e, "", f)
 		}
 		return l
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+
+	"github.com/jobfsm/jobfsm/internal/errno"
 )
 
 // Verdicts of a tracked job.
@@ -25,7 +27,7 @@ const (
 
 // canceledText is strerror(ECANCELED) on glibc: QEMU's error text of a job
 // that was cancelled (by a user or by its transaction's abort).
-const canceledText = "Operation canceled"
+var canceledText = errno.ECANCELED.String()
 
 // Kill points: Options.Hook is called with these names at the protocol's
 // steps, after the step's effect (journal write or command) is done.
@@ -564,25 +566,27 @@ func (t *Tracker) viewVerdicts(verdicts []JobRecord, bitmaps []BitmapRecord) {
 	}
 }
 
-func (t *Tracker) finalize(id string) error {
-	_, err := t.c.Execute("job-finalize", map[string]any{"id": id})
+func (t *Tracker) finalize(id string) error { return t.verb("job-finalize", id, PointFinalize) }
+
+func (t *Tracker) dismissAll(ids []string) error {
+	for _, id := range ids {
+		if err := t.verb("job-dismiss", id, PointDismiss); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// verb sends a job verb whose refusal by QEMU changes nothing for the
+// tracker (the job moved on meanwhile; Reconcile reads what it became), then
+// passes the kill point after it. Only a broken connection is an error.
+func (t *Tracker) verb(cmd, id, after string) error {
+	_, err := t.c.Execute(cmd, map[string]any{"id": id})
 	var qe *QMPError
 	if err != nil && !errors.As(err, &qe) {
 		return err
 	}
-	t.hook(PointFinalize)
-	return nil
-}
-
-func (t *Tracker) dismissAll(ids []string) error {
-	for _, id := range ids {
-		_, err := t.c.Execute("job-dismiss", map[string]any{"id": id})
-		var qe *QMPError
-		if err != nil && !errors.As(err, &qe) {
-			return err
-		}
-		t.hook(PointDismiss)
-	}
+	t.hook(after)
 	return nil
 }
 
