@@ -34,6 +34,19 @@ func inChain(top, n *blockdev.Node) bool {
 	return false
 }
 
+// nodeInChain is block-commit's top-node and base-node: the node named
+// name, which must be top or below it in top's backing chain.
+func nodeInChain(g *blockdev.Graph, top *blockdev.Node, name string) (*blockdev.Node, error) {
+	n, err := g.LookupNode(name)
+	if err != nil {
+		return nil, err
+	}
+	if !inChain(top, n) {
+		return nil, qerr.Generic("'%s' is not in this backing file chain", name)
+	}
+	return n, nil
+}
+
 // findBacking is bdrv_find_backing_image: the node below top whose image
 // filename (or node-name) is name.
 func findBacking(top *blockdev.Node, name string) *blockdev.Node {
@@ -73,11 +86,8 @@ func Commit(m *sim.Manager, g *blockdev.Graph, a CommitArgs) (*sim.Job, error) {
 	top := bs
 	switch {
 	case a.TopNode != nil:
-		if top, err = g.LookupNode(*a.TopNode); err != nil {
+		if top, err = nodeInChain(g, bs, *a.TopNode); err != nil {
 			return nil, err
-		}
-		if !inChain(bs, top) {
-			return nil, qerr.Generic("'%s' is not in this backing file chain", *a.TopNode)
 		}
 	case a.Top != nil:
 		if top = findBacking(bs, *a.Top); top == nil && bs.Info().File != *a.Top {
@@ -92,11 +102,8 @@ func Commit(m *sim.Manager, g *blockdev.Graph, a CommitArgs) (*sim.Job, error) {
 	var base *blockdev.Node
 	switch {
 	case a.BaseNode != nil:
-		if base, err = g.LookupNode(*a.BaseNode); err != nil {
+		if base, err = nodeInChain(g, top, *a.BaseNode); err != nil {
 			return nil, err
-		}
-		if !inChain(top, base) {
-			return nil, qerr.Generic("'%s' is not in this backing file chain", *a.BaseNode)
 		}
 	case a.Base != nil:
 		if base = findBacking(top, *a.Base); base == nil {
@@ -138,8 +145,8 @@ func Commit(m *sim.Manager, g *blockdev.Graph, a CommitArgs) (*sim.Job, error) {
 			return nil, err
 		}
 	}
-	d := &commitJob{g: g, device: bs, top: top, base: base, overlay: overlay, onError: onError, header: header}
-	d.u = user{m: m, t: sim.TypeCommit}
+	d := &commitJob{top: top, overlay: overlay, chainJob: chainJob{u: user{m: m, t: sim.TypeCommit},
+		g: g, device: bs, base: base, onError: onError, header: header}}
 	j, err := m.Create(a.spec("", d, nil))
 	if err != nil {
 		return nil, err
@@ -174,18 +181,10 @@ func Commit(m *sim.Manager, g *blockdev.Graph, a CommitArgs) (*sim.Job, error) {
 
 // commitJob is block/commit.c's job (not the active layer).
 type commitJob struct {
-	u       user
-	g       *blockdev.Graph
-	device  *blockdev.Node
-	top     *blockdev.Node
-	base    *blockdev.Node
-	overlay *blockdev.Node
-	filter  *blockdev.Node
-	baseBB  *blockdev.Edge
-	onError sim.OnError
-	header  string
-
-	chunkLoop
+	chainJob
+	top      *blockdev.Node
+	overlay  *blockdev.Node
+	baseBB   *blockdev.Edge
 	prepared bool
 }
 
@@ -244,11 +243,7 @@ func (d *commitJob) Prepare(j *sim.Job) error {
 // Clean is commit_abort/commit_clean: the commit filter goes (restoring the
 // chain if prepare did not run) and the job lets go of its nodes.
 func (d *commitJob) Clean(j *sim.Job) {
-	if d.filter != nil && !d.filter.Deleted() {
-		d.g.RemoveFilter(d.filter)
-	}
+	d.removeFilter()
 	d.g.DetachBackend(d.baseBB)
 	d.g.DetachJob(&d.u)
 }
-
-func (d *commitJob) Free(j *sim.Job) { d.g.DetachJob(&d.u) }

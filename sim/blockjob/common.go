@@ -47,6 +47,30 @@ func (r *rateLimit) delay(now, speed, n int64) int64 {
 	return r.sliceEnd - now
 }
 
+// chainJob is what block/commit.c's and block/stream.c's jobs share: the
+// chain they copy along (device down to base), the filter they insert, their
+// error policy, the backing file name base gets, and the chunk loop.
+type chainJob struct {
+	u       user
+	g       *blockdev.Graph
+	device  *blockdev.Node
+	base    *blockdev.Node
+	filter  *blockdev.Node
+	onError sim.OnError
+	header  string
+	chunkLoop
+}
+
+// removeFilter takes the job's filter out of the graph unless it is gone.
+func (c *chainJob) removeFilter() {
+	if c.filter != nil && !c.filter.Deleted() {
+		c.g.RemoveFilter(c.filter)
+	}
+}
+
+// Free lets go of the job's nodes.
+func (c *chainJob) Free(j *sim.Job) { c.g.DetachJob(&c.u) }
+
 // chunkLoop is the loop commit_run and stream_run share: a cursor over the
 // job's length in COMMIT_BUFFER_SIZE chunks and the rate limit's sleep owed
 // after a chunk that was copied (not after one skipped as unallocated).

@@ -83,8 +83,8 @@ func Stream(m *sim.Manager, g *blockdev.Graph, a StreamArgs) (*sim.Job, error) {
 	if a.BackingFile != nil {
 		header = *a.BackingFile
 	}
-	d := &streamJob{g: g, device: bs, base: base, onError: onError, header: header}
-	d.u = user{m: m, t: sim.TypeStream}
+	d := &streamJob{chainJob: chainJob{u: user{m: m, t: sim.TypeStream},
+		g: g, device: bs, base: base, onError: onError, header: header}}
 	cor, err := g.InsertFilter(blockdev.DriverCOR, a.FilterNodeName, bs)
 	if err != nil {
 		return nil, err
@@ -109,15 +109,7 @@ func Stream(m *sim.Manager, g *blockdev.Graph, a StreamArgs) (*sim.Job, error) {
 
 // streamJob is block/stream.c's job.
 type streamJob struct {
-	u       user
-	g       *blockdev.Graph
-	device  *blockdev.Node
-	base    *blockdev.Node
-	filter  *blockdev.Node
-	onError sim.OnError
-	header  string
-
-	chunkLoop
+	chainJob
 	firstErr errno.Errno
 }
 
@@ -179,10 +171,6 @@ func (d *streamJob) Prepare(j *sim.Job) error {
 
 // Clean is stream_clean: the copy-on-read filter goes.
 func (d *streamJob) Clean(j *sim.Job) {
-	if d.filter != nil && !d.filter.Deleted() {
-		d.g.RemoveFilter(d.filter)
-	}
+	d.removeFilter()
 	d.g.DetachJob(&d.u)
 }
-
-func (d *streamJob) Free(j *sim.Job) { d.g.DetachJob(&d.u) }
