@@ -11,11 +11,7 @@ import (
 )
 
 func init() {
-	register(&command{
-		name:    "check",
-		summary: "the main job: exhaustive exploration plus a random campaign against the simulator",
-		run:     runCheck,
-	})
+	register("check", "the main job: exhaustive exploration plus a random campaign against the simulator", runCheck)
 }
 
 // checkOptions are check's flags.

@@ -9,11 +9,7 @@ import (
 )
 
 func init() {
-	register(&command{
-		name:    "explore",
-		summary: "explore every state of the lifecycle model under a TLC config's bounds",
-		run:     runExplore,
-	})
+	register("explore", "explore every state of the lifecycle model under a TLC config's bounds", runExplore)
 }
 
 // exploreOutput is the JSON of `jobsim explore --format json`.

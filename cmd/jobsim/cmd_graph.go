@@ -8,13 +8,7 @@ import (
 	"github.com/jobfsm/jobfsm/fsm"
 )
 
-func init() {
-	register(&command{
-		name:    "graph",
-		summary: "print the lifecycle diagram (dot, mermaid or svg)",
-		run:     runGraph,
-	})
-}
+func init() { register("graph", "print the lifecycle diagram (dot, mermaid or svg)", runGraph) }
 
 func runGraph(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("graph", "graph [--format dot|mermaid|svg]\n\n"+

@@ -19,13 +19,7 @@ import (
 // tests can replace it).
 var qmpStdin io.Reader = os.Stdin
 
-func init() {
-	register(&command{
-		name:    "qmp",
-		summary: "serve QMP like qemu-storage-daemon (stdio or --socket)",
-		run:     runQMP,
-	})
-}
+func init() { register("qmp", "serve QMP like qemu-storage-daemon (stdio or --socket)", runQMP) }
 
 func runQMP(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("qmp", "qmp [--socket PATH] [--clock wall|virtual] [--seed N] [--test-commands] [--faults FILE]", stderr)

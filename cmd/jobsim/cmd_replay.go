@@ -10,13 +10,7 @@ import (
 	"github.com/jobfsm/jobfsm/timeline"
 )
 
-func init() {
-	register(&command{
-		name:    "replay",
-		summary: "render the timeline of a recorded trace or event log",
-		run:     runReplay,
-	})
-}
+func init() { register("replay", "render the timeline of a recorded trace or event log", runReplay) }
 
 func runReplay(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("replay", "replay [--format text|json|svg|html] TRACE\n\n"+

@@ -16,11 +16,7 @@ import (
 var timelineFormats = []string{"text", "json", "svg", "html"}
 
 func init() {
-	register(&command{
-		name:    "run",
-		summary: "run a scenario file in the simulator and print its per-job timeline",
-		run:     runRun,
-	})
+	register("run", "run a scenario file in the simulator and print its per-job timeline", runRun)
 }
 
 func runRun(args []string, stdout, stderr io.Writer) error {

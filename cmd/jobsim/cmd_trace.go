@@ -9,11 +9,7 @@ import (
 )
 
 func init() {
-	register(&command{
-		name:    "trace",
-		summary: "run a random simulator scenario and write its NDJSON trace (for tla/TraceJobLifecycle.tla)",
-		run:     runTrace,
-	})
+	register("trace", "run a random simulator scenario and write its NDJSON trace (for tla/TraceJobLifecycle.tla)", runTrace)
 }
 
 func runTrace(args []string, stdout, stderr io.Writer) error {

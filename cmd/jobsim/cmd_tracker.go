@@ -13,11 +13,7 @@ import (
 )
 
 func init() {
-	register(&command{
-		name:    "tracker",
-		summary: "start backups and decide their outcome from a durable journal (backup, backup-group, status, watch)",
-		run:     runTracker,
-	})
+	register("tracker", "start backups and decide their outcome from a durable journal (backup, backup-group, status, watch)", runTracker)
 }
 
 const trackerUsage = `tracker --qmp SOCKET --journal FILE [--view FILE] COMMAND ...

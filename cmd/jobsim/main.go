@@ -35,11 +35,12 @@ type command struct {
 
 var commands = map[string]*command{}
 
-func register(c *command) {
-	if _, dup := commands[c.name]; dup {
-		panic("jobsim: duplicate subcommand " + c.name)
+// register adds a subcommand; each cmd_*.go file registers its own in init.
+func register(name, summary string, run func(args []string, stdout, stderr io.Writer) error) {
+	if _, dup := commands[name]; dup {
+		panic("jobsim: duplicate subcommand " + name)
 	}
-	commands[c.name] = c
+	commands[name] = &command{name: name, summary: summary, run: run}
 }
 
 // exitError carries an exit status with an error.
