@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/jobfsm/jobfsm/timeline"
 )
@@ -17,19 +16,12 @@ func runReplay(args []string, stdout, stderr io.Writer) error {
 		"TRACE is NDJSON of sim trace records (the Tracer option's output) or of\n"+
 		"events, or a JSON object with an \"events\" array (jobsim run --format json,\n"+
 		"a QEMU transcript from qemu-transcripts/). \"-\" reads standard input.", stderr)
-	format := fs.String("format", "text", "output format: "+strings.Join(timelineFormats, ", "))
-	if err := parseFlags(fs, args); err != nil {
+	format := timelineFormatFlag(fs)
+	name, err := parseTimelineFlags(fs, args, format, "trace file")
+	if err != nil {
 		return err
 	}
-	if err := checkFormat(*format); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return usageErr("want exactly one trace file, got %d arguments", fs.NArg())
-	}
-	name := fs.Arg(0)
 	var data []byte
-	var err error
 	if name == "-" {
 		data, err = io.ReadAll(io.LimitReader(os.Stdin, timeline.MaxLogSize+1))
 	} else {
