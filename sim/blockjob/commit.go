@@ -232,8 +232,8 @@ func (d *commitJob) Prepare(j *sim.Job) error {
 	d.prepared = true
 	for _, e := range d.filter.Parents() {
 		if e.Kind == blockdev.ParentNode && e.Role == "backing" {
-			if err := d.g.SetBacking(e.Parent, d.base, d.header); err != nil {
-				return &sim.JobError{Errno: errno.EIO, Msg: err.Error()}
+			if err := d.rebase(e.Parent); err != nil {
+				return err
 			}
 		}
 	}

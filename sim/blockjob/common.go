@@ -68,6 +68,15 @@ func (c *chainJob) removeFilter() {
 	}
 }
 
+// rebase makes base the backing of parent, named header in its image; a
+// failure fails the job with EIO.
+func (c *chainJob) rebase(parent *blockdev.Node) error {
+	if err := c.g.SetBacking(parent, c.base, c.header); err != nil {
+		return &sim.JobError{Errno: errno.EIO, Msg: err.Error()}
+	}
+	return nil
+}
+
 // Free lets go of the job's nodes.
 func (c *chainJob) Free(j *sim.Job) { c.g.DetachJob(&c.u) }
 

@@ -162,12 +162,7 @@ func (d *streamJob) Run(j *sim.Job) sim.Step {
 
 // Prepare is stream_prepare: the device's backing becomes base (none when
 // the whole chain was streamed).
-func (d *streamJob) Prepare(j *sim.Job) error {
-	if err := d.g.SetBacking(d.device, d.base, d.header); err != nil {
-		return &sim.JobError{Errno: errno.EIO, Msg: err.Error()}
-	}
-	return nil
-}
+func (d *streamJob) Prepare(j *sim.Job) error { return d.rebase(d.device) }
 
 // Clean is stream_clean: the copy-on-read filter goes.
 func (d *streamJob) Clean(j *sim.Job) {
