@@ -28,14 +28,6 @@ type DirtyBitmap struct {
 // MaxBitmapName is BDRV_BITMAP_MAX_NAME_SIZE.
 const MaxBitmapName = 1023
 
-func granShift(g int64) int64 {
-	s := int64(0)
-	for int64(1)<<s < g {
-		s++
-	}
-	return s
-}
-
 // CreateBitmap is bdrv_create_dirty_bitmap: name "" makes an anonymous
 // bitmap. The new bitmap is listed first.
 func (n *Node) CreateBitmap(gran int64, name string) (*DirtyBitmap, error) {
