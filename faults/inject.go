@@ -211,22 +211,22 @@ func (l *listener) Accept() (net.Conn, error) {
 
 // WrapConn applies the plan to one monitor connection, numbered next.
 func (in *Injector) WrapConn(c net.Conn) net.Conn {
+	return &conn{Conn: c, in: in, mon: in.nextMonitor()}
+}
+
+// nextMonitor numbers a new monitor connection (from 1).
+func (in *Injector) nextMonitor() int {
 	in.mu.Lock()
+	defer in.mu.Unlock()
 	in.monitors++
-	mon := in.monitors
-	in.mu.Unlock()
-	return &conn{Conn: c, in: in, mon: mon}
+	return in.monitors
 }
 
 // WrapWriter applies the plan's drop and delay rules to a server's output
 // that is not a connection (jobsim qmp on stdio, monitor 1); the client's
 // input is observed through ObserveReader.
 func (in *Injector) WrapWriter(w io.Writer) (io.Writer, func(io.Reader) io.Reader) {
-	in.mu.Lock()
-	in.monitors++
-	mon := in.monitors
-	in.mu.Unlock()
-	c := &conn{in: in, mon: mon, w: w}
+	c := &conn{in: in, mon: in.nextMonitor(), w: w}
 	return c, func(r io.Reader) io.Reader { return &observedReader{r: r, c: c} }
 }
 
