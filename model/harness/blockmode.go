@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/jobfsm/jobfsm/blockdev"
@@ -509,14 +510,7 @@ func (r *Runner) checkBitmaps(o *model.Obs) error {
 	return nil
 }
 
-func keys(m map[int64]bool) []int64 {
-	var out []int64
-	for c := range m {
-		out = append(out, c)
-	}
-	slices.Sort(out)
-	return out
-}
+func keys(m map[int64]bool) []int64 { return slices.Sorted(maps.Keys(m)) }
 
 // armFault arms a one-shot EIO write fault on the node a real job writes,
 // or (disarm) clears the faults armed there.

@@ -3,6 +3,7 @@ package harness
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -127,12 +128,7 @@ func fromSim(e sim.Event) (model.Event, string) {
 	default:
 		return me, fmt.Sprintf("unknown event %q", e.Name)
 	}
-	d := e.Data()
-	var got []string
-	for k := range d {
-		got = append(got, k)
-	}
-	slices.Sort(got)
+	got := slices.Sorted(maps.Keys(e.Data()))
 	if !slices.Equal(got, keys) {
 		return me, fmt.Sprintf("%s data members %v, QEMU 7.2 sends %v", e.Name, got, keys)
 	}
