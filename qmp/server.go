@@ -248,21 +248,22 @@ func (c *conn) push(lines [][]byte) {
 	c.cond.Broadcast()
 }
 
-// answered lets the reader take the connection's next request.
-func (c *conn) answered() {
+// update changes the connection's state under its lock and wakes the
+// reader and writer waiting on it.
+func (c *conn) update(change func()) {
 	c.mu.Lock()
-	c.inflight = false
+	change()
 	c.mu.Unlock()
 	c.cond.Broadcast()
 }
 
+// answered lets the reader take the connection's next request.
+func (c *conn) answered() { c.update(func() { c.inflight = false }) }
+
 // close asks the writer to deliver what is queued and then close; a peer
 // that does not read gets closeGrace before the write gives up.
 func (c *conn) close() {
-	c.mu.Lock()
-	c.closing = true
-	c.mu.Unlock()
-	c.cond.Broadcast()
+	c.update(func() { c.closing = true })
 	if d, ok := c.w.(interface{ SetWriteDeadline(time.Time) error }); ok {
 		_ = d.SetWriteDeadline(time.Now().Add(closeGrace))
 	}
