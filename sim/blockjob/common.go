@@ -100,7 +100,7 @@ func (c *chunkLoop) start(j *sim.Job, length int64) {
 
 // owed returns the rate limit's sleep owed by the last chunk, once.
 func (c *chunkLoop) owed() (sim.Step, bool) {
-	if c.delay == 0 {
+	if c.delay <= 0 {
 		return sim.Step{}, false
 	}
 	dl := c.delay
