@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/jobfsm/jobfsm/conformance"
+	"github.com/jobfsm/jobfsm/fsm"
 	"github.com/jobfsm/jobfsm/sim"
 )
 
@@ -513,7 +514,7 @@ func gatherGroupedCreation(t *Trace, grouped map[int]bool) error {
 		switch {
 		case grouped[k] && e.To == "created":
 			moved = append(moved, e)
-		case !grouped[k] && blip[e.From] && blip[e.To]:
+		case !grouped[k] && blip(e.From) && blip(e.To):
 			others = append(others, e)
 		default:
 			return fmt.Errorf("between the created events of the grouped transaction: %s %s -> %s", e.Job, e.From, e.To)
@@ -531,5 +532,10 @@ func gatherGroupedCreation(t *Trace, grouped map[int]bool) error {
 	return nil
 }
 
-// blip are the statuses of a drain's pause and resume.
-var blip = map[string]bool{"running": true, "paused": true, "ready": true, "standby": true}
+// blip reports whether status is one of a drain's pause and resume: one the
+// pause point leaves or parks a job in (fsm's trigger relation).
+func blip(status string) bool {
+	s, ok := fsm.ParseStatus(status)
+	_, pauses := fsm.Target(s, fsm.TriggerPausePoint)
+	return ok && (pauses || fsm.InPause(s))
+}
