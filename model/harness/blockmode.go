@@ -326,12 +326,8 @@ func (r *Runner) createReal(plans []model.JobPlan, obs *model.Obs, rec *StepReco
 			}
 			sj, serr = blockjob.Commit(r.sim, r.g, a)
 		}
-		obs.Creates[len(obs.Creates)-1].Err = serr
 		descs = append(descs, fmt.Sprintf("%s [real %s] -> %s", id, p, model.ErrText(serr)))
-		if d := sameErr(merr, serr); d != "" {
-			return &Violation{ID: "M", Step: step, Detail: fmt.Sprintf("create %s: %s", id, d)}
-		}
-		if err := r.observe(step); err != nil {
+		if err := r.created(obs, step, id, merr, serr); err != nil {
 			return err
 		}
 		if serr != nil {
@@ -341,11 +337,7 @@ func (r *Runner) createReal(plans []model.JobPlan, obs *model.Obs, rec *StepReco
 			}
 			continue
 		}
-		r.simJobs[id] = sj
-		if !r.idSet[id] {
-			r.idSet[id] = true
-			r.ids = append(r.ids, id)
-		}
+		r.track(id, sj)
 		rj.mj = r.mod.Job(id)
 		r.real[id] = rj
 		rj.dev.last = rj

@@ -572,22 +572,14 @@ func (r *Runner) create(a model.Action, obs *model.Obs, rec *StepRecord, step in
 		merr := r.mod.Create(spec)
 		sj, serr := r.sim.Create(sim.JobSpec{ID: id, Driver: &probe{TestDriver: sim.NewTestDriver(ts), r: r, lazy: p.Lazy && p.Ready}, Txn: simTxn,
 			ManualFinalize: p.ManualFinalize, ManualDismiss: !spec.AutoDismiss, Speed: p.Speed})
-		obs.Creates[len(obs.Creates)-1].Err = serr
 		descs = append(descs, fmt.Sprintf("%s [%s] -> %s", id, p, model.ErrText(serr)))
 		rec.Jobs = append(rec.Jobs, id)
-		if d := sameErr(merr, serr); d != "" {
-			return &Violation{ID: "M", Step: step, Detail: fmt.Sprintf("create %s: %s", id, d)}
-		}
-		if err := r.observe(step); err != nil {
+		if err := r.created(obs, step, id, merr, serr); err != nil {
 			return err
 		}
 		if serr == nil {
 			delete(r.real, id) // a real job that had this id is gone
-			r.simJobs[id] = sj
-			if !r.idSet[id] {
-				r.idSet[id] = true
-				r.ids = append(r.ids, id)
-			}
+			r.track(id, sj)
 			started = append(started, id)
 		}
 	}
@@ -612,6 +604,25 @@ func (r *Runner) create(a model.Action, obs *model.Obs, rec *StepRecord, step in
 		}
 	}
 	return nil
+}
+
+// created records a creation's outcome, which must be the model's, and
+// observes the step.
+func (r *Runner) created(obs *model.Obs, step int, id string, merr, serr error) error {
+	obs.Creates[len(obs.Creates)-1].Err = serr
+	if d := sameErr(merr, serr); d != "" {
+		return &Violation{ID: "M", Step: step, Detail: fmt.Sprintf("create %s: %s", id, d)}
+	}
+	return r.observe(step)
+}
+
+// track makes a created sim job the one its id names from now on.
+func (r *Runner) track(id string, sj *sim.Job) {
+	r.simJobs[id] = sj
+	if !r.idSet[id] {
+		r.idSet[id] = true
+		r.ids = append(r.ids, id)
+	}
 }
 
 func (r *Runner) verb(a model.Action, obs *model.Obs, rec *StepRecord, step int) error {
