@@ -221,7 +221,7 @@ func (d *Decoder) Next() (any, error) {
 		toks := d.toks
 		d.reset()
 		p := parser{toks: toks}
-		v, perr := p.parse()
+		v, perr := p.value()
 		if perr != nil {
 			return nil, perr
 		}
@@ -471,14 +471,6 @@ func (p *parser) peek() *token {
 		return &p.toks[p.pos]
 	}
 	return nil
-}
-
-func (p *parser) parse() (any, error) {
-	v, err := p.value()
-	if err != nil {
-		return nil, err
-	}
-	return v, nil
 }
 
 func perr(format string, args ...any) error { return &ParseError{Msg: fmt.Sprintf(format, args...)} }
