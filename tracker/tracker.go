@@ -694,14 +694,12 @@ func (t *Tracker) status(live map[string]*jobInfo) Status {
 
 // SortedJobIDs returns the status's job ids in order.
 func (s Status) SortedJobIDs() []string {
-	ids := slices.Sorted(maps.Keys(s.Jobs))
-	return ids
+	return slices.Sorted(maps.Keys(s.Jobs))
 }
 
 // SortedBitmapKeys returns the status's bitmap keys in order.
 func (s Status) SortedBitmapKeys() []string {
-	ks := slices.Sorted(maps.Keys(s.Bitmaps))
-	return ks
+	return slices.Sorted(maps.Keys(s.Bitmaps))
 }
 
 // Only returns the status restricted to one job (and its bitmap).

@@ -139,8 +139,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func sortedNames() []string {
-	names := slices.Sorted(maps.Keys(commands))
-	return names
+	return slices.Sorted(maps.Keys(commands))
 }
 
 func main() {
