@@ -116,12 +116,7 @@ var KnownEvents = []string{
 }
 
 func knownEvent(s string) bool {
-	for _, e := range KnownEvents {
-		if e == s {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(KnownEvents, s)
 }
 
 // Load reads and parses a plan file.

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/jobfsm/jobfsm/fsm"
 	"github.com/jobfsm/jobfsm/internal/qemuid"
@@ -285,7 +286,7 @@ func (m *Model) AllowFailure(id string, io *IOError, texts []string) {
 	}
 	j.MayFail, j.IOError = true, io
 	for _, t := range texts {
-		if !contains(j.FailTexts, t) {
+		if !slices.Contains(j.FailTexts, t) {
 			j.FailTexts = append(j.FailTexts, t)
 		}
 	}
@@ -861,7 +862,7 @@ func (j *Job) errorFor(got *string) *string {
 	if !j.Failed {
 		return nil
 	}
-	if got != nil && contains(j.Errs, *got) {
+	if got != nil && slices.Contains(j.Errs, *got) {
 		j.Errs = []string{*got}
 		s := *got
 		return &s

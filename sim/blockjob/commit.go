@@ -5,6 +5,7 @@ import (
 	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/internal/qerr"
 	"github.com/jobfsm/jobfsm/sim"
+	"slices"
 )
 
 // CommitArgs are block-commit's arguments.
@@ -26,12 +27,7 @@ const commitBufferSize = 512 << 10
 // inChain reports whether n is top or below it in top's backing chain
 // (bdrv_chain_contains).
 func inChain(top, n *blockdev.Node) bool {
-	for _, c := range top.Chain() {
-		if c == n.SkipFilters() {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(top.Chain(), n.SkipFilters())
 }
 
 // nodeInChain is block-commit's top-node and base-node: the node named
