@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -260,9 +261,7 @@ func (r *run) takeEvent(msg map[string]any) error {
 // call sends a command and returns its response, collecting events.
 func (r *run) call(cmd map[string]any, id string) (map[string]any, error) {
 	c := make(map[string]any, len(cmd)+1)
-	for k, v := range cmd {
-		c[k] = v
-	}
+	maps.Copy(c, cmd)
 	c["id"] = id
 	if err := r.conn.Send(c); err != nil {
 		return nil, err

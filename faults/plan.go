@@ -325,11 +325,7 @@ func (o obj) field(k string) string {
 func (o obj) only(allowed ...string) error {
 	keys := slices.Sorted(maps.Keys(o.m))
 	for _, k := range keys {
-		ok := false
-		for _, a := range allowed {
-			ok = ok || a == k
-		}
-		if !ok {
+		if !slices.Contains(allowed, k) {
 			return &PlanError{o.field(k), "unknown field (want one of " + strings.Join(allowed, ", ") + ")"}
 		}
 	}

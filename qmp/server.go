@@ -502,14 +502,9 @@ func (srv *Server) Run(ctx context.Context, stopOnLastClose bool) error {
 					continue
 				}
 				wait = srv.opts.Grace - quiet
-				if ahead := time.Duration(float64(due-allow) / srv.opts.Rate); ahead > wait {
-					wait = ahead
-				}
+				wait = max(wait, time.Duration(float64(due-allow)/srv.opts.Rate))
 			}
-			if wait < 0 {
-				wait = 0
-			}
-			t = time.NewTimer(wait)
+			t = time.NewTimer(max(wait, 0))
 			timer = t.C
 		}
 		select {

@@ -100,9 +100,7 @@ func failing(name, image string, errno int) M {
 
 func merge(base M, kv ...any) M {
 	out := M{}
-	for k, v := range base {
-		out[k] = v
-	}
+	maps.Copy(out, base)
 	for i := 0; i < len(kv); i += 2 {
 		out[kv[i].(string)] = kv[i+1]
 	}
