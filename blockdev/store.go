@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"syscall"
 
 	"github.com/jobfsm/jobfsm/internal/qerr"
@@ -86,16 +85,6 @@ func (s *MemStore) WriteAt(p []byte, off int64) error {
 }
 
 func (s *MemStore) Allocated(off int64) bool { return s.clusters[off/s.cluster] != nil }
-
-// AllocatedClusters returns the indexes of the allocated clusters, ascending.
-func (s *MemStore) AllocatedClusters() []int64 {
-	out := make([]int64, 0, len(s.clusters))
-	for ci := range s.clusters {
-		out = append(out, ci)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
-}
 
 func (s *MemStore) Truncate(size int64) error {
 	if size < 0 {

@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -355,7 +356,7 @@ func (c *conn) Write(p []byte) (int, error) {
 	in.mu.Lock()
 	closeNow, restart := false, false
 	for !closeNow {
-		i := indexByte(c.partial, '\n')
+		i := bytes.IndexByte(c.partial, '\n')
 		if i < 0 {
 			break
 		}
@@ -443,15 +444,6 @@ func (c *conn) sentOne(pass *[][]byte) (closeNow, restart bool) {
 		}
 	}
 	return false, false
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // scanner splits a client's byte stream into top-level JSON objects
