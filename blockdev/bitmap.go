@@ -144,16 +144,6 @@ func (b *DirtyBitmap) ResetRange(off, n int64) {
 // Get reports whether the granule holding byte off is dirty.
 func (b *DirtyBitmap) Get(off int64) bool { return b.bits.Get(off / b.gran) }
 
-// NextDirty returns the byte offset of the first dirty granule at or after
-// off, or -1.
-func (b *DirtyBitmap) NextDirty(off int64) int64 {
-	i := b.bits.Next(off / b.gran)
-	if i < 0 {
-		return -1
-	}
-	return max(i*b.gran, off)
-}
-
 // NextDirtyArea returns the first dirty run at or after off, at most max
 // bytes long, clipped to the bitmap size; ok false when none.
 func (b *DirtyBitmap) NextDirtyArea(off, max int64) (start, n int64, ok bool) {

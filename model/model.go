@@ -152,7 +152,6 @@ type Model struct {
 	frames  []*Txn // aborting transactions waiting for a member, innermost last
 	seq     int
 	nextTxn int
-	all     []*Job // every job ever announced, in creation order
 }
 
 // New returns an empty model.
@@ -166,10 +165,6 @@ func (m *Model) Job(id string) *Job { return m.byID[id] }
 // Jobs returns the existing jobs, newest first.
 func (m *Model) Jobs() []*Job { return m.jobs }
 
-// AllJobs returns every job ever created (including early-failed and
-// dismissed ones), oldest first.
-func (m *Model) AllJobs() []*Job { return m.all }
-
 // Members returns the job's transaction members still in the transaction,
 // newest first.
 func (j *Job) Members() []*Job {
@@ -177,14 +172,6 @@ func (j *Job) Members() []*Job {
 		return nil
 	}
 	return j.txn.members
-}
-
-// TxnID is the job's transaction key (grouped Txn > 0, individual < 0).
-func (j *Job) TxnID() int {
-	if j.txn == nil {
-		return 0
-	}
-	return j.txn.ID
 }
 
 // Expecting returns the events the model requires next, in order.
@@ -223,7 +210,6 @@ func (m *Model) Create(s Spec) error {
 	}
 	j := &Job{Spec: s, Seq: m.seq, PauseCount: 1, IOStatus: "ok"}
 	m.seq++
-	m.all = append(m.all, j)
 	m.jobs = append([]*Job{j}, m.jobs...)
 	m.byID[s.ID] = j
 	var t *Txn

@@ -150,6 +150,3 @@ func (d *TestDriver) Complete(j *Job) error {
 	j.m.Kick(j)
 	return nil
 }
-
-// Completed reports whether complete was requested.
-func (d *TestDriver) Completed() bool { return d.complete }
