@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/jobfsm/jobfsm/fsm"
@@ -132,12 +133,8 @@ func Load(path string) (*Scenario, error) {
 }
 
 func (s *Scenario) validate() error {
-	known := map[string]bool{}
-	for _, op := range Ops {
-		known[op] = true
-	}
 	for i, st := range s.Steps {
-		if !known[st.Op] {
+		if !slices.Contains(Ops, st.Op) {
 			return fmt.Errorf("scenario: step %d: unknown op %q (known: %s)", i, st.Op, strings.Join(Ops, ", "))
 		}
 		if st.Op == "create" {
