@@ -8,16 +8,19 @@ import (
 // NodeInfo is the part of BlockDeviceInfo (query-named-block-nodes) the
 // simulation can state.
 type NodeInfo struct {
-	NodeName         string       `json:"node-name"`
-	Drv              string       `json:"drv"`
-	Ro               bool         `json:"ro"`
-	File             string       `json:"file"`
-	BackingFile      string       `json:"backing_file,omitempty"`
-	BackingFileDepth int          `json:"backing_file_depth"`
-	Encrypted        bool         `json:"encrypted"`
-	DetectZeroes     string       `json:"detect_zeroes"`
-	VirtualSize      int64        `json:"-"`
-	DirtyBitmaps     []BitmapInfo `json:"dirty-bitmaps,omitempty"`
+	NodeName         string `json:"node-name"`
+	Drv              string `json:"drv"`
+	Ro               bool   `json:"ro"`
+	File             string `json:"file"`
+	BackingFile      string `json:"backing_file,omitempty"`
+	BackingFileDepth int    `json:"backing_file_depth"`
+	// Active is QEMU 10.0's activation state (always true: jobfsm has no
+	// blockdev-set-active); nil where the version has no such member.
+	Active       *bool        `json:"active,omitempty"`
+	Encrypted    bool         `json:"encrypted"`
+	DetectZeroes string       `json:"detect_zeroes"`
+	VirtualSize  int64        `json:"-"`
+	DirtyBitmaps []BitmapInfo `json:"dirty-bitmaps,omitempty"`
 }
 
 // NamedNodes is query-named-block-nodes: every node, newest first (as

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/jobfsm/jobfsm/fsm"
 )
 
 // perJob groups events by job (data.id, else data.device): the order of two
@@ -89,6 +91,11 @@ func Diff(want, got *Transcript) string {
 type Corpus struct {
 	Dir       string
 	Scenarios []*Scenario
+	// Version is the QEMU version whose transcripts the corpus compares
+	// with; TranscriptDir is where they are (Dir for 7.2, Dir/qemu-10.0 for
+	// 10.0: see TranscriptDir).
+	Version       fsm.Version
+	TranscriptDir string
 	// Deviations are the ids defined in the deviations file.
 	Deviations map[string]bool
 }
@@ -99,11 +106,28 @@ var deviationID = regexp.MustCompile(`(?m)(?:^#+\s*|\*\*)(D[0-9]+)\b`)
 // "## D10 ..." or "- **D10** ..."), and checks that every scenario's deviation is defined and
 // has its jobsim transcript.
 func OpenCorpus(dir, deviationsFile string) (*Corpus, error) {
+	return OpenCorpusAt(dir, deviationsFile, fsm.DefaultVersion)
+}
+
+// TranscriptDir is where the transcripts QEMU version v recorded for the
+// scenarios of dir are kept: 7.2's next to the scenarios, another
+// version's in dir/qemu-VERSION (spec/conformance/README.md).
+func TranscriptDir(dir string, v fsm.Version) string {
+	if v == fsm.QEMU7_2 {
+		return dir
+	}
+	return filepath.Join(dir, "qemu-"+v.String())
+}
+
+// OpenCorpusAt is OpenCorpus comparing with QEMU version v's transcripts
+// (and, for deviating scenarios, jobsim's transcripts at v, kept next to
+// them).
+func OpenCorpusAt(dir, deviationsFile string, v fsm.Version) (*Corpus, error) {
 	scns, err := LoadCorpus(dir)
 	if err != nil {
 		return nil, err
 	}
-	c := &Corpus{Dir: dir, Scenarios: scns, Deviations: map[string]bool{}}
+	c := &Corpus{Dir: dir, Scenarios: scns, Deviations: map[string]bool{}, Version: v, TranscriptDir: TranscriptDir(dir, v)}
 	if deviationsFile != "" {
 		b, err := os.ReadFile(deviationsFile)
 		if err != nil {
@@ -126,10 +150,12 @@ func OpenCorpus(dir, deviationsFile string) (*Corpus, error) {
 }
 
 // QEMUPath is the transcript recorded on real QEMU.
-func (c *Corpus) QEMUPath(s *Scenario) string { return filepath.Join(c.Dir, s.Name+".transcript.json") }
+func (c *Corpus) QEMUPath(s *Scenario) string {
+	return filepath.Join(c.TranscriptDir, s.Name+".transcript.json")
+}
 
 func (c *Corpus) jobsimPath(s *Scenario) string {
-	return filepath.Join(c.Dir, s.Name+".jobsim.transcript.json")
+	return filepath.Join(c.TranscriptDir, s.Name+".jobsim.transcript.json")
 }
 
 // QEMUOnly reports whether jobsim does not run a scenario.

@@ -10,6 +10,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/qmp"
 )
 
 var (
@@ -24,14 +27,25 @@ const (
 	deviationsFile = "../spec/deviations.md"
 )
 
-// pendingJobsim lists scenarios jobsim does not pass yet, with the reason;
-// they are run and reported, and a pass makes the test fail so the entry
-// gets removed.
+// pendingJobsim lists scenarios jobsim does not pass yet at 7.2, with the
+// reason; they are run and reported, and a pass makes the test fail so the
+// entry gets removed.
 var pendingJobsim = map[string]string{}
 
-func openCorpus(t testing.TB) *Corpus {
+// pendingByVersion is pendingJobsim for every version. 10.0's list is
+// empty since drains10's pause blips (spec/qemu-10.0.md §1) joined: every
+// scenario's 10.0 transcript is jobsim's too.
+var pendingByVersion = map[fsm.Version]map[string]string{
+	fsm.QEMU7_2:  pendingJobsim,
+	fsm.QEMU10_0: {},
+}
+
+func openCorpus(t testing.TB) *Corpus { return openCorpusAt(t, fsm.DefaultVersion) }
+
+// openCorpusAt opens the corpus compared with QEMU version v's transcripts.
+func openCorpusAt(t testing.TB, v fsm.Version) *Corpus {
 	t.Helper()
-	c, err := OpenCorpus(corpusDir, deviationsFile)
+	c, err := OpenCorpusAt(corpusDir, deviationsFile, v)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +120,7 @@ func runCorpus(t *testing.T, c *Corpus, srv Server, qemu bool, skip func(*Scenar
 			t.Logf("SKIP %s: %s", s.Name, why)
 			continue
 		}
-		reason, pending := pendingJobsim[s.Name]
+		reason, pending := pendingByVersion[c.Version][s.Name]
 		to := *timeout
 		if pending && !qemu {
 			// a missing event would otherwise hold the run for the full timeout
@@ -118,7 +132,7 @@ func runCorpus(t *testing.T, c *Corpus, srv Server, qemu bool, skip func(*Scenar
 		case qemu && !r.OK():
 			t.Errorf("%s", r)
 		case !qemu && pending && r.OK():
-			t.Errorf("%s passes on %s now: remove it from pendingJobsim", s.Name, srv.Name())
+			t.Errorf("%s passes on %s now: remove it from pendingByVersion[%s]", s.Name, srv.Name(), c.Version)
 		case !qemu && pending:
 			t.Logf("pending %s (%s): %s", s.Name, reason, r)
 		case !r.OK():
@@ -177,14 +191,75 @@ func TestCorpusQEMU(t *testing.T) {
 	runCorpus(t, c, srv, true, func(*Scenario) string { return "" })
 }
 
-func TestCorpusInProcess(t *testing.T) {
-	c := openCorpus(t)
+// qemu10Command returns how to start QEMU 10.0's qemu-storage-daemon
+// (QEMUDaemon: where scripts/setup-qemu10.sh installs it, QEMU10Dir) and
+// puts that install's qemu-img and qemu-io first on PATH for the test (the
+// runner makes images with them by name). Under CI=true a missing install
+// is a failure, otherwise a skip naming `make setup-qemu10`.
+func qemu10Command(t *testing.T) []string {
+	t.Helper()
+	srv, err := QEMUDaemon(fsm.QEMU10_0)
+	bin := filepath.Join(QEMU10Dir(), "bin")
+	for _, tool := range []string{"qemu-img", "qemu-io"} {
+		if err != nil {
+			break
+		}
+		_, err = os.Stat(filepath.Join(bin, tool+"-10.0"))
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("QEMU 10.0 is missing under CI=true (%v): run `make setup-qemu10` (or set QEMU10_DIR)", err)
+		}
+		t.Skipf("QEMU 10.0 not installed (%v): run `make setup-qemu10` (or set QEMU10_DIR); CI=true makes this a failure", err)
+	}
+	tools := t.TempDir()
+	for _, tool := range []string{"qemu-img", "qemu-io"} {
+		if err := os.Symlink(filepath.Join(bin, tool+"-10.0"), filepath.Join(tools, tool)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", tools+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return srv.Command
+}
+
+// TestCorpusQEMU10 replays the corpus on QEMU 10.0.13 and compares it with
+// the transcripts recorded there (spec/conformance/qemu-10.0); with -update
+// it records them again.
+func TestCorpusQEMU10(t *testing.T) {
+	cmd := qemu10Command(t)
+	c := openCorpusAt(t, fsm.QEMU10_0)
+	srv := &Process{Label: "qemu-storage-daemon 10.0", Command: cmd}
+	if *update {
+		for _, s := range c.Scenarios {
+			got, err := Run(s, srv, *timeout)
+			if err != nil {
+				t.Fatalf("recording %s: %v", s.Name, err)
+			}
+			if err := os.WriteFile(c.QEMUPath(s), got.Marshal(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("RECORDED %s (%d responses, %d events)", s.Name, len(got.Responses), len(got.Events))
+		}
+		return
+	}
+	runCorpus(t, c, srv, true, func(*Scenario) string { return "" })
+}
+
+func TestCorpusInProcess(t *testing.T) { corpusInProcess(t, fsm.QEMU7_2) }
+
+// TestCorpusInProcess10 is the corpus on jobsim speaking 10.0, compared with
+// QEMU 10.0.13's transcripts.
+func TestCorpusInProcess10(t *testing.T) { corpusInProcess(t, fsm.QEMU10_0) }
+
+func corpusInProcess(t *testing.T, v fsm.Version) {
+	c := openCorpusAt(t, v)
+	srv := &InProcess{Options: qmp.Options{Version: v}}
 	if *updateJobsim {
 		for _, s := range c.Scenarios {
 			if s.Deviation == "" || s.QEMUOnly {
 				continue
 			}
-			got, err := Run(s, &InProcess{}, *timeout)
+			got, err := Run(s, srv, *timeout)
 			if err != nil {
 				t.Fatalf("recording %s: %v", s.Name, err)
 			}
@@ -194,22 +269,32 @@ func TestCorpusInProcess(t *testing.T) {
 			t.Logf("RECORDED jobsim %s", s.Name)
 		}
 	}
-	runCorpus(t, c, &InProcess{}, false, jobsimSkip(c))
+	runCorpus(t, c, srv, false, jobsimSkip(c))
 }
 
-func TestCorpusJobsimProcess(t *testing.T) {
+func TestCorpusJobsimProcess(t *testing.T) { corpusJobsimProcess(t, fsm.QEMU7_2) }
+
+// TestCorpusJobsimProcess10 is the corpus on `jobsim qmp --qemu 10.0`.
+func TestCorpusJobsimProcess10(t *testing.T) { corpusJobsimProcess(t, fsm.QEMU10_0) }
+
+func corpusJobsimProcess(t *testing.T, v fsm.Version) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	c := openCorpus(t)
-	bin := jobsim(t)
+	c := openCorpusAt(t, v)
+	cmd := []string{jobsim(t), "qmp"}
+	label := "jobsim qmp"
+	if v != fsm.DefaultVersion {
+		cmd = append(cmd, "--qemu", v.String())
+		label += " --qemu " + v.String()
+	}
 	t.Run("virtual", func(t *testing.T) {
-		runCorpus(t, c, &Process{Label: "jobsim qmp --clock virtual", Command: []string{bin, "qmp", "--clock", "virtual"}}, false, jobsimSkip(c))
+		runCorpus(t, c, &Process{Label: label + " --clock virtual", Command: append(cmd[:len(cmd):len(cmd)], "--clock", "virtual")}, false, jobsimSkip(c))
 	})
 	t.Run("wall", func(t *testing.T) {
 		// The wall-clock server runs time-bound scenarios in real time; the
 		// virtual run above covers them.
-		runCorpus(t, c, &Process{Label: "jobsim qmp", Command: []string{bin, "qmp"}}, false, func(s *Scenario) string {
+		runCorpus(t, c, &Process{Label: label, Command: cmd}, false, func(s *Scenario) string {
 			if s.HasTag("time-bound") {
 				return "time-bound (covered by --clock virtual)"
 			}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jobfsm/jobfsm/fsm"
 	"pgregory.net/rapid"
 )
 
@@ -19,6 +21,7 @@ var (
 	diffSeeds  = flag.String("diff-seeds", "1-100", "the sequences TestDifferential runs: seeds (\"1-100\", \"5,17,40-42\"), or \"random\" for a rapid campaign with a new seed that minimizes a disagreement (make differential)")
 	diffBudget = flag.Duration("diff-budget", 90*time.Second, "time box of a random TestDifferential campaign; it stops drawing new sequences after it")
 	diffOut    = flag.String("diff-out", "testdata/differential", "where TestDifferential writes a disagreeing scenario")
+	diffQEMU   = flag.String("diff-qemu", "7.2,10.0", "the QEMU versions TestDifferential compares jobsim with, each against its own daemon")
 )
 
 // parseSeeds reads a list of seeds and ranges ("1-100", "5,17,40-42").
@@ -178,14 +181,14 @@ func knownDisagreement(want, got *Transcript) string {
 }
 
 // writeScenario stores a disagreeing scenario as a corpus-style file.
-func writeScenario(s *Scenario, diff string) string {
+func writeScenario(s *Scenario, v fsm.Version, diff string) string {
 	if err := os.MkdirAll(*diffOut, 0o755); err != nil {
 		return ""
 	}
-	// one file, overwritten: rapid replays the minimized case last, and a
-	// fixed-seed run stops at its first disagreement
-	p := filepath.Join(*diffOut, "disagreement.json")
-	s.Note = "minimized disagreement from TestDifferential: " + diff
+	// one file per version, overwritten: rapid replays the minimized case
+	// last, and a fixed-seed run writes only its first disagreement
+	p := filepath.Join(*diffOut, "disagreement-"+v.String()+".json")
+	s.Note = fmt.Sprintf("minimized disagreement from TestDifferential on QEMU %v: %s", v, diff)
 	b, _ := json.MarshalIndent(s, "", " ")
 	_ = os.WriteFile(p, append(b, '\n'), 0o644)
 	return p
@@ -216,12 +219,14 @@ func differential(s *Scenario, qemu, js Server) (skip, disagree string) {
 	return "", ""
 }
 
-// TestDifferential runs generated command sequences against
-// qemu-storage-daemon and `jobsim qmp --clock virtual`. A sequence on which
-// QEMU disagrees with itself (two runs) is racy on QEMU and is not held
-// against jobsim. By default it runs a fixed list of seeds (-diff-seeds,
-// 1-100 in CI: the same sequences every run) and writes a disagreeing one
-// to testdata/differential/; -diff-seeds=random (make differential) is a
+// TestDifferential runs generated command sequences against each QEMU
+// version's qemu-storage-daemon and `jobsim qmp --clock virtual` speaking
+// that version (-diff-qemu: "7.2,10.0" by default; one subtest per version,
+// TestDifferential/7.2 and TestDifferential/10.0). A sequence on which QEMU
+// disagrees with itself (two runs) is racy on QEMU and is not held against
+// jobsim. By default it runs a fixed list of seeds (-diff-seeds, 1-100 in
+// CI: the same sequences every run) and writes a disagreeing one to
+// testdata/differential/; -diff-seeds=random (make differential) is a
 // rapid campaign with a new seed, time-boxed, that minimizes a
 // disagreement first. Every disagreement found becomes a recorded scenario
 // in spec/conformance.
@@ -229,12 +234,55 @@ func TestDifferential(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	if !haveQEMU(t) {
-		t.Skip("qemu-storage-daemon not installed")
+	versions, err := parseVersions(*diffQEMU)
+	if err != nil {
+		t.Fatal(err)
 	}
-	bin := jobsim(t)
-	qemu := &Process{Label: "qemu-storage-daemon", Command: QEMUCommand}
-	js := &Process{Label: "jobsim qmp --clock virtual", Command: []string{bin, "qmp", "--clock", "virtual"}}
+	for _, v := range versions {
+		t.Run(v.String(), func(t *testing.T) { differentialOn(t, v) })
+	}
+}
+
+// parseVersions reads -diff-qemu ("7.2,10.0").
+func parseVersions(s string) ([]fsm.Version, error) {
+	var out []fsm.Version
+	for _, name := range strings.Split(s, ",") {
+		v, err := fsm.ParseVersion(strings.TrimSpace(name))
+		if err != nil {
+			return nil, fmt.Errorf("-diff-qemu: %w", err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// jobsimQMP is `jobsim qmp --clock virtual` speaking version v (the default
+// version needs no flag).
+func jobsimQMP(t *testing.T, v fsm.Version) *Process {
+	t.Helper()
+	args := []string{jobsim(t), "qmp", "--clock", "virtual"}
+	if v != fsm.DefaultVersion {
+		args = append(args, "--qemu", v.String())
+	}
+	// jobsim qmp exits when its input ends (D15): this shows at once
+	// whether it takes these flags, instead of a closed output on seed 1
+	cmd := exec.Command(args[0], args[1:]...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		// the last line says why (a usage error is preceded by the usage)
+		t.Fatalf("jobsim %s does not start (%v): %s", strings.Join(args[1:], " "), err, lastLine(string(out)))
+	}
+	return &Process{Label: "jobsim " + strings.Join(args[1:], " "), Command: args}
+}
+
+func differentialOn(t *testing.T, v fsm.Version) {
+	qemu, err := QEMUDaemon(v)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%v (CI=true: the differential must run against every QEMU version)", err)
+		}
+		t.Skip(err)
+	}
+	js := jobsimQMP(t, v)
 	gen := rapid.Custom(drawScenario)
 	if *diffSeeds == "random" {
 		// rapid's seed, drawn here unless given, so that it is printed
@@ -243,7 +291,7 @@ func TestDifferential(t *testing.T) {
 			if f.Value.String() == "0" {
 				_ = f.Value.Set(strconv.FormatInt(time.Now().UnixNano()&(1<<62-1), 10))
 			}
-			t.Logf("rapid seed %s (replay: go test ./conformance -run TestDifferential -diff-seeds=random -rapid.seed=%s)", f.Value, f.Value)
+			t.Logf("rapid seed %s (replay: go test ./conformance -run TestDifferential -diff-qemu=%v -diff-seeds=random -rapid.seed=%s)", f.Value, v, f.Value)
 		}
 		stop := time.Now().Add(*diffBudget)
 		ran, skipped := 0, 0
@@ -259,16 +307,19 @@ func TestDifferential(t *testing.T) {
 				rt.Skip(skip)
 			}
 			if d != "" {
-				rt.Fatalf("%s (scenario %s)", d, writeScenario(s, d))
+				rt.Fatalf("QEMU %v: %s (scenario %s)", v, d, writeScenario(s, v, d))
 			}
 		})
-		t.Logf("%d sequences run, %d not compared (racy on QEMU itself, or a known disagreement)", ran, skipped)
+		t.Logf("QEMU %v: %d sequences run, %d not compared (racy on QEMU itself, or a known disagreement)", v, ran, skipped)
 		return
 	}
 	seeds, err := parseSeeds(*diffSeeds)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// every seed runs, so that a failure lists all disagreeing sequences;
+	// the first one is written out
+	var disagree []int
 	for _, seed := range seeds {
 		s := gen.Example(seed)
 		skip, d := differential(s, qemu, js)
@@ -276,8 +327,13 @@ func TestDifferential(t *testing.T) {
 			t.Logf("seed %d not compared: %s", seed, skip)
 		}
 		if d != "" {
-			t.Fatalf("seed %d: %s (scenario %s; replay with -diff-seeds=%d)", seed, d, writeScenario(s, d), seed)
+			where := "replay"
+			if len(disagree) == 0 {
+				where = "scenario " + writeScenario(s, v, d) + "; replay"
+			}
+			disagree = append(disagree, seed)
+			t.Errorf("QEMU %v, seed %d: %s (%s with -diff-qemu=%v -diff-seeds=%d)", v, seed, d, where, v, seed)
 		}
 	}
-	t.Logf("%d sequences run (seeds %s)", len(seeds), *diffSeeds)
+	t.Logf("QEMU %v: %d sequences run (seeds %s), %d disagree %v", v, len(seeds), *diffSeeds, len(disagree), disagree)
 }

@@ -23,10 +23,16 @@
 //
 // TestDifferential draws command sequences with rapid, runs each on QEMU
 // (twice, to set aside sequences that are racy on QEMU itself) and on
-// `jobsim qmp --clock virtual`, and on a disagreement writes the sequence
-// to testdata/differential/disagreement.json. CI runs a fixed list of seeds
-// (-diff-seeds 1-100); `make differential` draws new ones (SEEDS=random)
-// and minimizes what it finds.
+// `jobsim qmp --clock virtual`, once per QEMU version (TestDifferential/7.2
+// against the system's daemon, /10.0 against the one scripts/setup-qemu10.sh
+// installs, with `--qemu 10.0`), and on a disagreement writes the sequence
+// to testdata/differential/disagreement-VERSION.json. CI runs a fixed list
+// of seeds (-diff-seeds 1-100); `make differential` draws new ones
+// (SEEDS=random, QEMU=10.0 for one version) and minimizes what it finds.
+//
+// A send step with "hang" expects no answer within a window (QEMU's
+// grouped-rollback hang, reference §12): that outcome is recorded, and the
+// run ends there.
 //
 // Tests: `go test ./conformance` runs the corpus in-process and against the
 // jobsim binary, and against qemu-storage-daemon when it is installed (under

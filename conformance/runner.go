@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jobfsm/jobfsm/fsm"
 	"github.com/jobfsm/jobfsm/qmp"
 )
 
@@ -39,11 +40,19 @@ type Server interface {
 }
 
 // ProtocolError is a broken exchange (timeout, closed stream, bad JSON).
-type ProtocolError struct{ Msg string }
+type ProtocolError struct {
+	Msg string
+	// Timeout: the server did not answer in time (it is still there).
+	Timeout bool
+}
 
 func (e *ProtocolError) Error() string { return e.Msg }
 
-func protoErr(format string, args ...any) error { return &ProtocolError{fmt.Sprintf(format, args...)} }
+func protoErr(format string, args ...any) error {
+	return &ProtocolError{Msg: fmt.Sprintf(format, args...)}
+}
+
+func timeoutErr(msg string) error { return &ProtocolError{Msg: msg, Timeout: true} }
 
 // Process runs a QMP server command on stdio, one process per scenario, in
 // the scenario's directory with IMG_DIR set (record.py's convention).
@@ -54,6 +63,45 @@ type Process struct {
 
 // QEMUCommand is how real QEMU is started.
 var QEMUCommand = []string{"qemu-storage-daemon", "--chardev", "stdio,id=m", "--monitor", "m"}
+
+// qemuDaemons is where each QEMU version's qemu-storage-daemon is: 7.2 is
+// the system's (Debian 12's package), 10.0 the copy
+// scripts/setup-qemu10.sh unpacks into a cache directory (reference §13).
+var qemuDaemons = map[fsm.Version]func() string{
+	fsm.QEMU7_2:  func() string { return QEMUCommand[0] },
+	fsm.QEMU10_0: func() string { return filepath.Join(QEMU10Dir(), "bin", "qemu-storage-daemon-10.0") },
+}
+
+// QEMU10Dir is where scripts/setup-qemu10.sh installs QEMU 10.0: $QEMU10_DIR
+// (make exports it), else $JOBFSM_QEMU10_DIR, else
+// ${XDG_CACHE_HOME:-$HOME/.cache}/jobfsm/qemu-10.0, as the script itself
+// chooses.
+func QEMU10Dir() string {
+	for _, env := range []string{"QEMU10_DIR", "JOBFSM_QEMU10_DIR"} {
+		if d := os.Getenv(env); d != "" {
+			return d
+		}
+	}
+	cache := os.Getenv("XDG_CACHE_HOME")
+	if cache == "" {
+		cache = filepath.Join(os.Getenv("HOME"), ".cache")
+	}
+	return filepath.Join(cache, "jobfsm", "qemu-10.0")
+}
+
+// QEMUDaemon returns the qemu-storage-daemon of version v as a Server on
+// stdio, or an error naming how to install it when it is missing.
+func QEMUDaemon(v fsm.Version) (*Process, error) {
+	where, ok := qemuDaemons[v]
+	if !ok {
+		return nil, fmt.Errorf("no qemu-storage-daemon is known for QEMU %v", v)
+	}
+	bin := where()
+	if _, err := exec.LookPath(bin); err != nil {
+		return nil, fmt.Errorf("qemu-storage-daemon %v is not installed (%s: %v); `make setup` installs it", v, bin, err)
+	}
+	return &Process{Label: "qemu-storage-daemon " + v.String(), Command: append([]string{bin}, QEMUCommand[1:]...)}, nil
+}
 
 func (p *Process) Name() string { return p.Label }
 
@@ -120,7 +168,7 @@ func (c *procConn) Recv(deadline time.Time) (map[string]any, error) {
 		}
 		return decodeMsg(line)
 	case <-t.C:
-		return nil, protoErr("timed out waiting for the server")
+		return nil, timeoutErr("timed out waiting for the server")
 	}
 }
 
@@ -190,10 +238,10 @@ func (c *inConn) Recv(deadline time.Time) (map[string]any, error) {
 			return nil, protoErr("server closed its output")
 		}
 		if n >= maxSteps || time.Now().After(deadline) {
-			return nil, protoErr("timed out waiting for the server")
+			return nil, timeoutErr("timed out waiting for the server")
 		}
 		if !c.d.Step() {
-			return nil, protoErr("timed out waiting for the server (simulator idle: nothing more will happen)")
+			return nil, timeoutErr("timed out waiting for the server (simulator idle: nothing more will happen)")
 		}
 	}
 }
@@ -244,6 +292,7 @@ type run struct {
 	events   []any
 	taken    map[int]bool
 	t        Transcript
+	hung     bool // a hang step got no answer: the server answers nothing more
 }
 
 func (r *run) takeEvent(msg map[string]any) error {
@@ -260,6 +309,11 @@ func (r *run) takeEvent(msg map[string]any) error {
 
 // call sends a command and returns its response, collecting events.
 func (r *run) call(cmd map[string]any, id string) (map[string]any, error) {
+	return r.callUntil(cmd, id, r.deadline)
+}
+
+// callUntil is call with its own deadline for the answer.
+func (r *run) callUntil(cmd map[string]any, id string, deadline time.Time) (map[string]any, error) {
 	c := make(map[string]any, len(cmd)+1)
 	maps.Copy(c, cmd)
 	c["id"] = id
@@ -267,7 +321,7 @@ func (r *run) call(cmd map[string]any, id string) (map[string]any, error) {
 		return nil, err
 	}
 	for {
-		msg, err := r.conn.Recv(r.deadline)
+		msg, err := r.conn.Recv(deadline)
 		if err != nil {
 			return nil, err
 		}
@@ -286,9 +340,34 @@ func (r *run) call(cmd map[string]any, id string) (map[string]any, error) {
 }
 
 func (r *run) command(cmd map[string]any, order bool) error {
+	return r.commandOrHang(cmd, order, "")
+}
+
+// commandOrHang runs a command; with a hang window (Step.Hang) the server
+// not answering within it is the outcome recorded, and an answer is
+// recorded as usual.
+func (r *run) commandOrHang(cmd map[string]any, order bool, hang string) error {
 	r.seq++
 	before := len(r.events)
-	msg, err := r.call(cmd, fmt.Sprintf("c%d", r.seq))
+	deadline := r.deadline
+	if hang != "" {
+		d, err := time.ParseDuration(hang)
+		if err != nil {
+			return err
+		}
+		if w := time.Now().Add(d); w.Before(deadline) {
+			deadline = w
+		} else {
+			return fmt.Errorf("hang window %s is longer than what is left of the scenario timeout", hang)
+		}
+	}
+	msg, err := r.callUntil(cmd, fmt.Sprintf("c%d", r.seq), deadline)
+	var pe *ProtocolError
+	if hang != "" && errors.As(err, &pe) && pe.Timeout {
+		r.hung = true
+		r.t.Responses = append(r.t.Responses, map[string]any{"cmd": cmd["execute"], "no_answer_within": hang})
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -337,7 +416,7 @@ func (r *run) play(scn *Scenario) (*Transcript, error) {
 		switch {
 		case st.Send != nil:
 			mark = len(r.events)
-			err = r.command(subst(st.Send, r.paths).(map[string]any), st.Order)
+			err = r.commandOrHang(subst(st.Send, r.paths).(map[string]any), st.Order, st.Hang)
 		case st.WaitEvent != "":
 			err = r.wait(st, mark)
 		case st.Bitmaps != "":
@@ -400,10 +479,14 @@ func (r *run) play(scn *Scenario) (*Transcript, error) {
 	}
 	// A final command whose answer is not recorded: every event the server
 	// emitted before answering it (e.g. the completion of a cancel the last
-	// wait did not ask for) belongs to the transcript, on every server.
+	// wait did not ask for) belongs to the transcript, on every server. A
+	// hung server would not answer it: its transcript ends with the events
+	// that came within the hang window.
 	r.seq++
-	if _, err := r.call(map[string]any{"execute": "query-jobs"}, fmt.Sprintf("sync%d", r.seq)); err != nil {
-		return &r.t, protoErr("final sync: %v", err)
+	if !r.hung {
+		if _, err := r.call(map[string]any{"execute": "query-jobs"}, fmt.Sprintf("sync%d", r.seq)); err != nil {
+			return &r.t, protoErr("final sync: %v", err)
+		}
 	}
 	r.t.Events = r.events
 	if r.t.Events == nil {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Image is a file the runner creates in the scenario's directory before the
@@ -33,6 +34,15 @@ type Step struct {
 	// "JOB_STATUS_CHANGE id status" or "EVENT id"): the event-versus-return
 	// order of reference §3.2, which a transcript otherwise leaves out.
 	Order bool `json:"order,omitempty"`
+	// Hang, with Send, is a window (a Go duration, "2s") in which the
+	// server must not answer the command: QEMU's outcome where it never
+	// answers (reference §12's rollback hang). No answer within the window
+	// is recorded as {"cmd": ..., "no_answer_within": "2s"}, with the
+	// events that came meanwhile, and the run ends there (a hung monitor
+	// answers nothing more, so a hang step is the last step); an answer is
+	// recorded as any other and the run goes on. A server that deviates
+	// by answering (jobsim, D1) is held to its jobsim transcript.
+	Hang string `json:"hang,omitempty"`
 	// WaitEvent waits for the first event of that name whose data contains
 	// Match, among events since the last command that no earlier wait took.
 	WaitEvent string         `json:"wait_event,omitempty"`
@@ -138,11 +148,35 @@ func (s *Scenario) Validate() error {
 		if st.Order && st.Send == nil {
 			return fmt.Errorf("step %d: order needs send", i)
 		}
+		if st.Hang != "" {
+			if err := validHang(st, i == len(s.Steps)-1); err != nil {
+				return fmt.Errorf("step %d: %w", i, err)
+			}
+		}
 		for _, img := range []string{st.SHA256, st.GuestSHA256} {
 			if img != "" && !names[img] {
 				return fmt.Errorf("step %d: unknown image %q", i, img)
 			}
 		}
+	}
+	return nil
+}
+
+// maxHang bounds a hang window: every second of it is spent waiting on
+// every QEMU run.
+const maxHang = 10 * time.Second
+
+func validHang(st Step, last bool) error {
+	d, err := time.ParseDuration(st.Hang)
+	switch {
+	case st.Send == nil:
+		return fmt.Errorf("hang needs send")
+	case st.Order:
+		return fmt.Errorf("hang and order exclude each other (a hung command has no return to order events against)")
+	case err != nil || d <= 0 || d > maxHang:
+		return fmt.Errorf("hang %q is not a duration between 0 and %v", st.Hang, maxHang)
+	case !last:
+		return fmt.Errorf("a hang step must be the last step (a hung server answers nothing after it)")
 	}
 	return nil
 }

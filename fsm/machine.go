@@ -23,11 +23,12 @@ type verbTrigger Verb
 // String names the verb in stateless's DOT rendering ("verb pause").
 func (v verbTrigger) String() string { return "verb " + Verb(v).String() }
 
-// Machine is one job's handle on the shared state machine: the job's status
-// lives in the Subject, the configured table in the one stateless machine
-// every job fires through.
+// Machine is one job's handle on its version's shared state machine: the
+// job's status lives in the Subject, the configured table in the one
+// stateless machine every job of that QEMU version fires through.
 type Machine struct {
-	ctx subjectContext
+	ctx   subjectContext
+	table *Table
 }
 
 // subjectContext is the context a Machine fires with. stateless hands the
@@ -52,14 +53,12 @@ func subjectOf(ctx context.Context) Subject {
 // change a status with no job in the context; only a bug in fsm reaches it.
 var errNoSubject = errors.New("fsm: no job in the firing context")
 
-// shared is the one stateless machine configured from the table. It is
-// configured once, at init, and never again: stateless's fires only read its
-// configuration (every status is configured, so no lookup adds one), and the
-// immediate firing mode keeps no queue, so concurrent fires on different jobs
-// are safe.
-var shared = newSharedMachine()
-
-func newSharedMachine() *stateless.StateMachine {
+// newSharedMachine returns a stateless machine configured from t's rules and
+// verb rows. It is configured once, when the Table is built, and never again:
+// stateless's fires only read its configuration (every status is configured,
+// so no lookup adds one), and the immediate firing mode keeps no queue, so
+// concurrent fires on different jobs are safe.
+func newSharedMachine(t *Table) *stateless.StateMachine {
 	sm := stateless.NewStateMachineWithExternalStorage(
 		func(ctx context.Context) (stateless.State, error) {
 			if subj := subjectOf(ctx); subj != nil {
@@ -77,14 +76,21 @@ func newSharedMachine() *stateless.StateMachine {
 			return nil
 		},
 		stateless.FiringImmediate)
-	configure(sm)
+	configure(sm, t)
 	return sm
 }
 
-// NewMachine returns the machine of the job subj.
-func NewMachine(subj Subject) *Machine {
-	return &Machine{ctx: subjectContext{Context: context.Background(), subj: subj}}
+// NewMachine returns the machine of the job subj under DefaultVersion's
+// table (Table.NewMachine for another version).
+func NewMachine(subj Subject) *Machine { return defaultTable.NewMachine(subj) }
+
+// NewMachine returns the machine of the job subj under this table.
+func (t *Table) NewMachine(subj Subject) *Machine {
+	return &Machine{ctx: subjectContext{Context: context.Background(), subj: subj}, table: t}
 }
+
+// Table returns the table the machine fires through.
+func (m *Machine) Table() *Table { return m.table }
 
 // autoDismissOrUnstarted is GuardAutoDismissOrUnstarted; stateless shows the
 // function's name in the rendered graph.
@@ -101,8 +107,8 @@ func guardFunc(g Guard) []stateless.GuardFunc {
 	return nil
 }
 
-func configure(sm *stateless.StateMachine) {
-	for _, r := range rules {
+func configure(sm *stateless.StateMachine, t *Table) {
+	for _, r := range t.rules {
 		for _, from := range r.From {
 			c := sm.Configure(from)
 			if from == r.To {
@@ -113,9 +119,9 @@ func configure(sm *stateless.StateMachine) {
 		}
 	}
 	noop := func(context.Context, ...any) error { return nil }
-	for v, in := range verbRules {
-		for _, s := range in {
-			sm.Configure(s).InternalTransition(verbTrigger(v), noop)
+	for _, row := range t.verbRows {
+		for _, s := range row.in {
+			sm.Configure(s).InternalTransition(verbTrigger(row.verb), noop)
 		}
 	}
 	// Every status is configured, so the graph lists null and undefined too
@@ -142,7 +148,7 @@ func (e *TransitionError) Error() string {
 // error is a *TransitionError.
 func (m *Machine) Fire(t Trigger) (from, to Status, err error) {
 	from = m.ctx.subj.Status()
-	if err := shared.FireCtx(&m.ctx, t); err != nil {
+	if err := m.table.sm.FireCtx(&m.ctx, t); err != nil {
 		return from, from, &TransitionError{Trigger: t, From: from}
 	}
 	return from, m.ctx.subj.Status(), nil
@@ -150,13 +156,13 @@ func (m *Machine) Fire(t Trigger) (from, to Status, err error) {
 
 // CanFire reports whether trigger t is allowed now (guards included).
 func (m *Machine) CanFire(t Trigger) bool {
-	ok, _ := shared.CanFireCtx(&m.ctx, t)
+	ok, _ := m.table.sm.CanFireCtx(&m.ctx, t)
 	return ok
 }
 
 // Accepts reports whether the table accepts verb v in the job's status.
 func (m *Machine) Accepts(v Verb) bool {
-	ok, _ := shared.CanFireCtx(&m.ctx, verbTrigger(v))
+	ok, _ := m.table.sm.CanFireCtx(&m.ctx, verbTrigger(v))
 	return ok
 }
 
@@ -183,109 +189,3 @@ func (e *VerbError) Error() string {
 
 // QMPClass is the QMP error class: GenericError.
 func (e *VerbError) QMPClass() string { return "GenericError" }
-
-// probe is a Subject used once, at init, to read the table back out of a
-// stateless machine; the derived matrices below are what Permits and Allows
-// consult, so they answer without allocating and are safe for concurrent use.
-type probe struct {
-	s                    Status
-	autoDismiss, started bool
-}
-
-func (p *probe) Status() Status     { return p.s }
-func (p *probe) SetStatus(s Status) { p.s = s }
-func (p *probe) AutoDismiss() bool  { return p.autoDismiss }
-func (p *probe) Started() bool      { return p.started }
-
-var (
-	permits [numStatuses][numVerbs]bool
-	allows  [numStatuses][numStatuses]bool
-	// targets[s][t] is where trigger t takes a job in status s, plus one:
-	// zero means the table has no rule for t in s.
-	targets [numStatuses][numTriggers]uint8
-)
-
-func init() {
-	p := &probe{autoDismiss: true}
-	m := NewMachine(p)
-	for s := range numStatuses {
-		for v := range numVerbs {
-			p.s = s
-			permits[s][v] = m.Accepts(v)
-		}
-		for t := range numTriggers {
-			p.s = s
-			if m.CanFire(t) {
-				_, to, err := m.Fire(t)
-				if err == nil {
-					allows[s][to] = true
-					targets[s][t] = uint8(to) + 1
-				}
-			}
-		}
-	}
-}
-
-// Target returns the status trigger t takes a job in status s to, and false
-// when the table has no rule for t in s. It is the table's answer with every
-// guard holding: a job's Machine also asks the guard (auto-dismiss reads the
-// job's flags).
-func Target(s Status, t Trigger) (Status, bool) {
-	if s >= numStatuses || t >= numTriggers || targets[s][t] == 0 {
-		return s, false
-	}
-	return Status(targets[s][t] - 1), true
-}
-
-// Drainable reports whether a job in status s can enter a drained section
-// (child_job_drained_begin). A drained section is job_pause_locked, the same
-// pause the pause verb applies, and it matters exactly where that verb is
-// accepted: until the job completes, while a pause point can still park it.
-func Drainable(s Status) bool { return Permits(s, VerbPause) }
-
-// InPause reports whether a job in status s sits in a pause point (paused or
-// standby): the statuses the unpause trigger leaves.
-func InPause(s Status) bool {
-	_, ok := Target(s, TriggerUnpause)
-	return ok
-}
-
-// Permits reports whether JobVerbTable accepts verb v in status s.
-func Permits(s Status, v Verb) bool {
-	return s < numStatuses && v < numVerbs && permits[s][v]
-}
-
-// Allows reports whether from -> to is a JobSTT edge.
-func Allows(from, to Status) bool {
-	return from < numStatuses && to < numStatuses && allows[from][to]
-}
-
-// Transition is one JobSTT edge.
-type Transition struct {
-	From Status `json:"from"`
-	To   Status `json:"to"`
-}
-
-// Transitions returns every JobSTT edge, ordered by From then To (QAPI order).
-func Transitions() []Transition {
-	var out []Transition
-	for f := range numStatuses {
-		for t := range numStatuses {
-			if allows[f][t] {
-				out = append(out, Transition{f, t})
-			}
-		}
-	}
-	return out
-}
-
-// AcceptingStatuses returns the statuses in which verb v is accepted, in QAPI order.
-func AcceptingStatuses(v Verb) []Status {
-	var out []Status
-	for s := range numStatuses {
-		if Permits(s, v) {
-			out = append(out, s)
-		}
-	}
-	return out
-}

@@ -84,8 +84,9 @@ func (s Status) IsCompleted() bool {
 // IsReady reports whether the job is ready or standby (job_is_ready).
 func (s Status) IsReady() bool { return s == Ready || s == Standby }
 
-// Verb is a QMP command verb, QAPI JobVerb. QEMU 7.2 has seven; "change"
-// does not exist in 7.2. The numeric order is QAPI's.
+// Verb is a QMP command verb, QAPI JobVerb. The numeric order is QAPI's.
+// QEMU 7.2 has the first seven; change (block-job-change) came in 8.2, so a
+// version's Table says which verbs it knows (Table.Verbs).
 type Verb uint8
 
 // The verbs in QAPI enum order (qapi/job.json).
@@ -97,10 +98,11 @@ const (
 	VerbComplete
 	VerbDismiss
 	VerbFinalize
+	VerbChange
 	numVerbs
 )
 
-var verbNames = [numVerbs]string{"cancel", "pause", "resume", "set-speed", "complete", "dismiss", "finalize"}
+var verbNames = [numVerbs]string{"cancel", "pause", "resume", "set-speed", "complete", "dismiss", "finalize", "change"}
 
 // String returns the QAPI name, e.g. "set-speed".
 func (v Verb) String() string {
@@ -110,24 +112,14 @@ func (v Verb) String() string {
 	return fmt.Sprintf("Verb(%d)", uint8(v))
 }
 
-// ParseVerb returns the verb with QAPI name name.
-func ParseVerb(name string) (Verb, bool) {
-	for i, n := range verbNames {
-		if n == name {
-			return Verb(i), true
-		}
-	}
-	return 0, false
-}
+// ParseVerb returns the verb with QAPI name name among DefaultVersion's verbs
+// (so not change, which QEMU 7.2 does not know); Table.ParseVerb answers for
+// another version.
+func ParseVerb(name string) (Verb, bool) { return defaultTable.ParseVerb(name) }
 
-// Verbs returns every verb in QAPI order.
-func Verbs() []Verb {
-	out := make([]Verb, numVerbs)
-	for i := range out {
-		out[i] = Verb(i)
-	}
-	return out
-}
+// Verbs returns DefaultVersion's verbs in QAPI order (Table.Verbs for
+// another version).
+func Verbs() []Verb { return defaultTable.Verbs() }
 
 // Trigger is an internal event that moves a job from one status to another.
 // Each is named after what happens in QEMU, and each names the job.c function

@@ -10,19 +10,38 @@ import (
 // Formats accepted by Render.
 var Formats = []string{"json", "markdown", "dot", "mermaid", "tla"}
 
-// Render returns the canonical table in the named format.
-func Render(format string) ([]byte, error) {
+// Render returns DefaultVersion's table in the named format (For(v).Render
+// for another version).
+func Render(format string) ([]byte, error) { return defaultTable.Render(format) }
+
+// JSON is For(DefaultVersion).JSON.
+func JSON() []byte { return defaultTable.JSON() }
+
+// Markdown is For(DefaultVersion).Markdown.
+func Markdown() string { return defaultTable.Markdown() }
+
+// DOT is For(DefaultVersion).DOT.
+func DOT() string { return defaultTable.DOT() }
+
+// Mermaid is For(DefaultVersion).Mermaid.
+func Mermaid() string { return defaultTable.Mermaid() }
+
+// TLA is For(DefaultVersion).TLA.
+func TLA() string { return defaultTable.TLA() }
+
+// Render returns the table in the named format, one of Formats.
+func (t *Table) Render(format string) ([]byte, error) {
 	switch format {
 	case "json":
-		return JSON(), nil
+		return t.JSON(), nil
 	case "markdown":
-		return []byte(Markdown()), nil
+		return []byte(t.Markdown()), nil
 	case "dot":
-		return []byte(DOT()), nil
+		return []byte(t.DOT()), nil
 	case "mermaid":
-		return []byte(Mermaid()), nil
+		return []byte(t.Mermaid()), nil
 	case "tla":
-		return []byte(TLA()), nil
+		return []byte(t.TLA()), nil
 	}
 	return nil, fmt.Errorf("unknown table format %q (want one of %s)", format, strings.Join(Formats, ", "))
 }
@@ -35,12 +54,12 @@ type tableJSON struct {
 }
 
 // JSON renders {"statuses":[…], "transitions":[{"from","to"}…], "verbs":{verb:[statuses]}}.
-func JSON() []byte {
-	t := tableJSON{Statuses: Statuses(), Transitions: Transitions(), Verbs: map[string][]Status{}}
-	for _, v := range Verbs() {
-		t.Verbs[v.String()] = AcceptingStatuses(v)
+func (t *Table) JSON() []byte {
+	j := tableJSON{Statuses: Statuses(), Transitions: t.Transitions(), Verbs: map[string][]Status{}}
+	for _, v := range t.verbs {
+		j.Verbs[v.String()] = t.AcceptingStatuses(v)
 	}
-	b, err := json.MarshalIndent(t, "", "  ")
+	b, err := json.MarshalIndent(j, "", "  ")
 	if err != nil {
 		panic(err) // statuses always marshal; a failure here is a bug in this file
 	}
@@ -52,7 +71,7 @@ var abbrev = [numStatuses]string{"U", "C", "R", "P", "Y", "S", "W", "D", "X", "E
 
 // Markdown renders the status transition table, the verb table and the
 // trigger rules as Markdown tables.
-func Markdown() string {
+func (t *Table) Markdown() string {
 	var b strings.Builder
 	b.WriteString("### Status transitions (JobSTT)\n\n| from \\ to |")
 	for _, s := range Statuses() {
@@ -61,8 +80,8 @@ func Markdown() string {
 	b.WriteString("\n|---|" + strings.Repeat("---|", int(numStatuses)) + "\n")
 	for _, f := range Statuses() {
 		fmt.Fprintf(&b, "| %s %s |", abbrev[f], f)
-		for _, t := range Statuses() {
-			b.WriteString(" " + mark(Allows(f, t)) + " |")
+		for _, to := range Statuses() {
+			b.WriteString(" " + mark(t.Allows(f, to)) + " |")
 		}
 		b.WriteString("\n")
 	}
@@ -71,15 +90,15 @@ func Markdown() string {
 		b.WriteString(" " + abbrev[s] + " |")
 	}
 	b.WriteString("\n|---|" + strings.Repeat("---|", int(numStatuses)) + "\n")
-	for _, v := range Verbs() {
+	for _, v := range t.verbs {
 		fmt.Fprintf(&b, "| %s |", v)
 		for _, s := range Statuses() {
-			b.WriteString(" " + mark(Permits(s, v)) + " |")
+			b.WriteString(" " + mark(t.Permits(s, v)) + " |")
 		}
 		b.WriteString("\n")
 	}
 	b.WriteString("\n### Triggers\n\n| trigger | from | to | guard | QEMU function |\n|---|---|---|---|---|\n")
-	for _, r := range rules {
+	for _, r := range t.rules {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | `%s` |\n", r.Trigger, joinStatuses(r.From, ", "), r.To, r.Guard, r.Source)
 	}
 	b.WriteString("\nLegend: ")
@@ -107,18 +126,18 @@ func joinStatuses(ss []Status, sep string) string {
 
 // DOT renders the lifecycle in Graphviz DOT as stateless draws it (one edge
 // per trigger, guards in brackets, verbs as internal transitions).
-func DOT() string {
-	return shared.ToGraph()
+func (t *Table) DOT() string {
+	return t.sm.ToGraph()
 }
 
 // Mermaid renders the JobSTT edges as a Mermaid state diagram, each edge
 // labelled with the triggers that drive it.
-func Mermaid() string {
+func (t *Table) Mermaid() string {
 	var b strings.Builder
 	b.WriteString("stateDiagram-v2\n")
 	b.WriteString("    [*] --> undefined\n")
-	for _, t := range Transitions() {
-		fmt.Fprintf(&b, "    %s --> %s: %s\n", mermaidID(t.From), mermaidID(t.To), strings.Join(triggersFor(t), ", "))
+	for _, e := range t.Transitions() {
+		fmt.Fprintf(&b, "    %s --> %s: %s\n", mermaidID(e.From), mermaidID(e.To), strings.Join(t.triggersFor(e), ", "))
 	}
 	b.WriteString("    null --> [*]\n")
 	return b.String()
@@ -132,14 +151,14 @@ func mermaidID(s Status) string {
 	return s.String()
 }
 
-func triggersFor(t Transition) []string {
+func (t *Table) triggersFor(e Transition) []string {
 	var out []string
-	for _, r := range rules {
-		if r.To != t.To {
+	for _, r := range t.rules {
+		if r.To != e.To {
 			continue
 		}
 		for _, f := range r.From {
-			if f == t.From {
+			if f == e.From {
 				out = append(out, r.Trigger.String())
 			}
 		}
@@ -147,43 +166,48 @@ func triggersFor(t Transition) []string {
 	return out
 }
 
-// TLA renders the TLA+ module JobTable: the statuses, the JobSTT edge set,
+// TLAModule names the TLA+ module TLA renders: JobTable for QEMU 7.2,
+// JobTable10_0 for 10.0 (TLA+ module names cannot contain dots).
+func (t *Table) TLAModule() string { return t.tlaModule }
+
+// TLA renders the TLA+ module TLAModule(): the statuses, the JobSTT edge set,
 // the verb table, the trigger relation and the drainable statuses, for
 // tla/JobLifecycle.tla to use in every legality check.
-func TLA() string {
+func (t *Table) TLA() string {
 	var b bytes.Buffer
-	b.WriteString("---------------------------- MODULE JobTable ----------------------------\n")
+	dashes := strings.Repeat("-", max(4, (74-len(" MODULE  ")-len(t.tlaModule))/2))
+	fmt.Fprintf(&b, "%s MODULE %s %s\n", dashes, t.tlaModule, dashes)
 	b.WriteString("\\* GENERATED by `go generate ./tla` from fsm's canonical table. DO NOT EDIT.\n")
-	b.WriteString("\\* QEMU 7.2 job.c JobSTT and JobVerbTable.\n\n")
+	fmt.Fprintf(&b, "\\* QEMU %s job.c JobSTT and JobVerbTable.\n\n", t.version)
 	fmt.Fprintf(&b, "Statuses == {%s}\n\n", tlaStrings(Statuses()))
-	fmt.Fprintf(&b, "Verbs == {%s}\n\n", tlaStrings(Verbs()))
+	fmt.Fprintf(&b, "Verbs == {%s}\n\n", tlaStrings(t.verbs))
 	var edges [][]Status
-	for _, t := range Transitions() {
-		edges = append(edges, []Status{t.From, t.To})
+	for _, e := range t.Transitions() {
+		edges = append(edges, []Status{e.From, e.To})
 	}
 	fmt.Fprintf(&b, "\\* The JobSTT edges, as <<from, to>> pairs.\nEdges == {\n%s}\n\n", tlaTuples(edges))
 	b.WriteString("\\* Allowed(from, to): from -> to is a JobSTT edge.\nAllowed(from, to) == <<from, to>> \\in Edges\n\n")
 	b.WriteString("\\* The statuses in which each verb is accepted (JobVerbTable).\nVerbTable(v) ==\n")
-	for i, v := range Verbs() {
+	for i, v := range t.verbs {
 		lead := "    CASE"
 		if i > 0 {
 			lead = "      []"
 		}
-		fmt.Fprintf(&b, "%s v = %q -> {%s}\n", lead, v.String(), tlaStrings(AcceptingStatuses(v)))
+		fmt.Fprintf(&b, "%s v = %q -> {%s}\n", lead, v.String(), tlaStrings(t.AcceptingStatuses(v)))
 	}
 	b.WriteString("\n\\* Permits(s, v): JobVerbTable accepts verb v in status s.\nPermits(s, v) == s \\in VerbTable(v)\n\n")
 	fmt.Fprintf(&b, "\\* fsm's internal triggers, each named after what moves the job in QEMU.\nTriggers == {%s}\n\n", tlaStrings(Triggers()))
 	var steps [][]fmt.Stringer
 	var drainable []Status
-	for _, t := range Triggers() {
+	for _, tr := range Triggers() {
 		for _, s := range Statuses() {
-			if to, ok := Target(s, t); ok {
-				steps = append(steps, []fmt.Stringer{t, s, to})
+			if to, ok := t.Target(s, tr); ok {
+				steps = append(steps, []fmt.Stringer{tr, s, to})
 			}
 		}
 	}
 	for _, s := range Statuses() {
-		if Drainable(s) {
+		if t.Drainable(s) {
 			drainable = append(drainable, s)
 		}
 	}
@@ -213,4 +237,54 @@ func tlaTuples[T fmt.Stringer](rows [][]T) string {
 		lines[i] = "    <<" + tlaStrings(r) + ">>"
 	}
 	return strings.Join(lines, ",\n") + "\n"
+}
+
+// tlaOperators are the definitions of every JobTable module, each with the
+// expression that answers it from the instance %[1]s of one version's
+// module. Permits also answers a verb the version does not know (change in
+// 7.2): refused everywhere, as Table.Permits says, where the module's
+// VerbTable has no CASE arm for it.
+var tlaOperators = []struct{ decl, expr string }{
+	{"Statuses", "%[1]s!Statuses"},
+	{"Verbs", "%[1]s!Verbs"},
+	{"Edges", "%[1]s!Edges"},
+	{"Allowed(from, to)", "%[1]s!Allowed(from, to)"},
+	{"VerbTable(v)", "%[1]s!VerbTable(v)"},
+	{"Permits(s, v)", "v \\in %[1]s!Verbs /\\ %[1]s!Permits(s, v)"},
+	{"Triggers", "%[1]s!Triggers"},
+	{"Steps", "%[1]s!Steps"},
+	{"Applies(t)", "%[1]s!Applies(t)"},
+	{"Target(t, s)", "%[1]s!Target(t, s)"},
+	{"Drainable", "%[1]s!Drainable"},
+}
+
+// TLAJobTables renders the TLA+ module JobTables: the constant QemuVersion
+// ("7.2", "10.0") and every operator of the per-version JobTable modules,
+// answered by the module of that version. tla/JobLifecycle.tla extends it,
+// so a model config picks the table by setting QemuVersion.
+func TLAJobTables() string {
+	var b strings.Builder
+	b.WriteString("------------------------------ MODULE JobTables ------------------------------\n")
+	b.WriteString("\\* GENERATED by `go generate ./tla` from fsm's per-version tables. DO NOT EDIT.\n")
+	b.WriteString("\\* The table of QEMU version QemuVersion: every operator of the generated\n")
+	b.WriteString("\\* per-version modules, answered by that version's module.\n\n")
+	b.WriteString("CONSTANT QemuVersion\n\n")
+	fmt.Fprintf(&b, "QemuVersions == {%s}\n\n", tlaStrings(Versions()))
+	b.WriteString("ASSUME QemuVersion \\in QemuVersions\n\n")
+	inst := func(v Version) string { return "V" + strings.ReplaceAll(v.String(), ".", "_") }
+	for _, v := range Versions() {
+		fmt.Fprintf(&b, "%s == INSTANCE %s\n", inst(v), For(v).tlaModule)
+	}
+	for _, op := range tlaOperators {
+		fmt.Fprintf(&b, "\n%s ==\n", op.decl)
+		for i, v := range Versions() {
+			lead := "    CASE"
+			if i > 0 {
+				lead = "      []"
+			}
+			fmt.Fprintf(&b, "%s QemuVersion = %q -> %s\n", lead, v.String(), fmt.Sprintf(op.expr, inst(v)))
+		}
+	}
+	b.WriteString("\n=============================================================================\n")
+	return b.String()
 }

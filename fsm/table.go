@@ -2,8 +2,8 @@ package fsm
 
 // This file is the canonical transition table of jobfsm: the one place where
 // a status change or a verb is declared legal. Everything else (the stateless
-// machines, Permits/Allows, the TLA+ JobTable module, the spec tables and the
-// diagrams) is derived from the two slices below.
+// machines, Permits/Allows, the TLA+ JobTable modules, the spec tables and the
+// diagrams) is derived from the data below, one Table per QEMU version.
 
 // Guard names a condition a rule needs besides the current status. Guards read
 // the job through the Subject interface.
@@ -33,7 +33,7 @@ type Rule struct {
 	From    []Status
 	To      Status
 	Guard   Guard
-	// Source names the QEMU 7.2 function that performs the change.
+	// Source names the QEMU function that performs the change.
 	Source string
 }
 
@@ -59,24 +59,47 @@ var rules = []Rule{
 	{TriggerEarlyFail, []Status{Created}, Null, NoGuard, "job_early_fail"},
 }
 
-// verbRules is QEMU 7.2's JobVerbTable (job.c): the statuses in which each
-// verb is accepted. In 7.2 complete is accepted in ready and standby.
-var verbRules = [numVerbs][]Status{
-	VerbCancel:   {Created, Running, Paused, Ready, Standby, Waiting, Pending},
-	VerbPause:    {Created, Running, Paused, Ready, Standby},
-	VerbResume:   {Created, Running, Paused, Ready, Standby},
-	VerbSetSpeed: {Created, Running, Paused, Ready, Standby},
-	VerbComplete: {Ready, Standby},
-	VerbDismiss:  {Concluded},
-	VerbFinalize: {Pending},
+// verbRow is one row of JobVerbTable: the statuses in which a verb is
+// accepted, and the QEMU function that checks it.
+type verbRow struct {
+	verb   Verb
+	in     []Status
+	source string
 }
 
-// Rules returns a copy of the declarative table, in table order.
-func Rules() []Rule {
-	out := make([]Rule, len(rules))
-	for i, r := range rules {
-		r.From = append([]Status(nil), r.From...)
-		out[i] = r
-	}
-	return out
+// setSpeedStatuses is where set-speed is accepted; 10.0's change row is the
+// same set (job.c JobVerbTable: the two rows are identical).
+var setSpeedStatuses = []Status{Created, Running, Paused, Ready, Standby}
+
+// verbRows72 is QEMU 7.2's JobVerbTable (job.c), in QAPI JobVerb order: the
+// statuses in which each verb is accepted. In 7.2 complete is accepted in
+// ready and standby.
+var verbRows72 = []verbRow{
+	{VerbCancel, []Status{Created, Running, Paused, Ready, Standby, Waiting, Pending}, "job_cancel_locked"},
+	{VerbPause, []Status{Created, Running, Paused, Ready, Standby}, "job_user_pause_locked"},
+	{VerbResume, []Status{Created, Running, Paused, Ready, Standby}, "job_user_resume_locked"},
+	{VerbSetSpeed, setSpeedStatuses, "block_job_set_speed_locked"},
+	{VerbComplete, []Status{Ready, Standby}, "job_complete_locked"},
+	{VerbDismiss, []Status{Concluded}, "job_dismiss_locked"},
+	{VerbFinalize, []Status{Pending}, "job_finalize_locked"},
 }
+
+// versionTables is every version's table as data: the trigger rules (JobSTT,
+// unchanged since 7.2: fsm/testdata/qemu-10.0_jobstt.txt) and the verb rows.
+// QEMU 10.0's JobVerbTable is 7.2's plus the row change (JOB_VERB_CHANGE,
+// since 8.2), which block_job_change_locked checks through
+// job_apply_verb_locked, accepted exactly where set-speed is.
+var versionTables = [numVersions]struct {
+	rules []Rule
+	verbs []verbRow
+	// tlaModule names the TLA+ module Render("tla") writes: TLA+ module
+	// names cannot contain dots, and 7.2's keeps the name it always had.
+	tlaModule string
+}{
+	QEMU7_2: {rules, verbRows72, "JobTable"},
+	QEMU10_0: {rules, append(verbRows72[:len(verbRows72):len(verbRows72)],
+		verbRow{VerbChange, setSpeedStatuses, "block_job_change_locked"}), "JobTable10_0"},
+}
+
+// Rules returns a copy of DefaultVersion's declarative table, in table order.
+func Rules() []Rule { return defaultTable.Rules() }

@@ -69,3 +69,14 @@ func (v *Version) Set(name string) error {
 	*v = p
 	return nil
 }
+
+// MarshalText encodes a version as the --qemu flag spells it ("10.0").
+func (v Version) MarshalText() ([]byte, error) {
+	if v >= numVersions {
+		return nil, fmt.Errorf("fsm: invalid version %d", uint8(v))
+	}
+	return []byte(versionNames[v]), nil
+}
+
+// UnmarshalText decodes a version name; anything else is a *VersionError.
+func (v *Version) UnmarshalText(b []byte) error { return v.Set(string(b)) }

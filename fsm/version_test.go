@@ -30,3 +30,21 @@ func TestParseVersion(t *testing.T) {
 		t.Errorf("--qemu 10.0 parsed to %v, %v", v, err)
 	}
 }
+
+func TestVersionText(t *testing.T) {
+	b, err := QEMU10_0.MarshalText()
+	if err != nil || string(b) != "10.0" {
+		t.Errorf("MarshalText(10.0) = %q, %v", b, err)
+	}
+	if _, err := Version(9).MarshalText(); err == nil {
+		t.Error("MarshalText of an invalid version succeeded")
+	}
+	var v Version
+	var ve *VersionError
+	if err := v.UnmarshalText([]byte("7.2")); err != nil || v != QEMU7_2 {
+		t.Errorf("UnmarshalText(7.2) = %v, %v", v, err)
+	}
+	if err := v.UnmarshalText([]byte("9.0")); !errors.As(err, &ve) {
+		t.Errorf("UnmarshalText(9.0) = %v, want a *VersionError", err)
+	}
+}

@@ -10,6 +10,8 @@
 # answers in spec/conformance/qemu-10.0/ (scripts/replay-qemu10).
 # spec/qemu-10.0.md lists how those transcripts differ from 7.2's.
 QEMU10_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/jobfsm/qemu-10.0
+# exported: scripts/setup.sh and the conformance tests find 10.0 there
+export QEMU10_DIR
 QEMU10_QSD := $(QEMU10_DIR)/bin/qemu-storage-daemon-10.0
 .PHONY: setup-qemu10 qmp-schema-10.0 conformance-record-10.0 conformance-10.0 rollback-hang-10.0
 

@@ -1,18 +1,25 @@
 # QMP server (qmp/), conformance harness (conformance/) and the scenario
-# corpus (spec/conformance/) — issue 8.
+# corpus (spec/conformance/) — issue 8; both QEMU versions — issue 15.
 #
 # conformance: the whole corpus against qemu-storage-daemon, `jobsim qmp`
-# (as a process, wall and virtual clock), the in-process dispatcher, the
-# external-client tests (go-qemu's QMP client, socat if installed) and the
-# differential run of a fixed list of seeds (DIFF_SEEDS: the same 100
-# sequences every run, so CI cannot flake on a new draw). CI=true makes a
-# missing QEMU a failure instead of a skip.
+# (as a process, wall and virtual clock), the in-process dispatcher, each
+# at 7.2 and at 10.0 (TestCorpus*10 and any Test*10*: 10.0's transcripts in
+# spec/conformance/qemu-10.0/), the external-client tests (go-qemu's QMP
+# client, socat if installed) and the differential run of a fixed list of
+# seeds against each version's daemon (DIFF_SEEDS: the same 100 sequences
+# every run, so CI cannot flake on a new draw; TestDifferential/7.2 and
+# /10.0); then the corpus on the 10.0 daemon against its recordings
+# (scripts/replay-qemu10, as `make conformance-10.0`). CI=true makes a
+# missing QEMU (7.2 or 10.0) a failure instead of a skip. The filters keep
+# verdicts, summaries and failure lines.
 .PHONY: conformance conformance-record differential conformance-bench fuzz-qmp qmp-schema
 
 DIFF_SEEDS ?= 1-100
 conformance:
-	CI=true $(GO) test -count=1 -run 'TestCorpus|TestTranscripts|TestExternal|TestDifferential' ./conformance -v -diff-seeds=$(DIFF_SEEDS) \
-	  | grep -E '^(---|ok|FAIL|PASS)|passed|sequences run|SKIP|pending' ; exit $${PIPESTATUS[0]}
+	CI=true $(GO) test -count=1 -timeout 30m -run 'TestCorpus|TestTranscripts|TestExternal|TestDifferential|Test\w*10' ./conformance -v -diff-seeds=$(DIFF_SEEDS) \
+	  | grep -E '^\s*--- |^(ok|FAIL|PASS)|passed|sequences run|SKIP|pending|disagree|: FAIL |does not start|not installed'; tests=$${PIPESTATUS[0]}; \
+	$(GO) run ./scripts/replay-qemu10 -dir "$(QEMU10_DIR)" | grep -Ev '^(SAME|DIFFERS) '; replay=$${PIPESTATUS[0]}; \
+	[ $$tests = 0 ] && [ $$replay = 0 ]
 
 # conformance-record re-records every QEMU transcript (needs
 # qemu-storage-daemon, qemu-img, qemu-io) and jobsim's transcripts of the
@@ -23,15 +30,18 @@ conformance-record:
 	$(GO) test -count=1 -run TestCorpusInProcess ./conformance -update-jobsim
 
 # differential: SEEDS=random (the default) is a rapid campaign with a new
-# seed (DIFF_N sequences, DIFF_BUDGET time box) that minimizes a
-# disagreement; SEEDS=5,17,40-42 replays those sequences. A disagreement is
-# written to conformance/testdata/differential/ and becomes a recorded
-# scenario in spec/conformance/.
+# seed (DIFF_N sequences, DIFF_BUDGET time box per version) that minimizes
+# a disagreement; SEEDS=5,17,40-42 replays those sequences. QEMU=10.0 (or
+# 7.2) runs one version; the default runs both, one after the other. A
+# disagreement is written to
+# conformance/testdata/differential/disagreement-VERSION.json and becomes a
+# recorded scenario in spec/conformance/.
 SEEDS ?= random
+QEMU ?= 7.2,10.0
 DIFF_N ?= 2000
 DIFF_BUDGET ?= 15m
 differential:
-	$(GO) test -count=1 -run TestDifferential ./conformance -v -diff-seeds=$(SEEDS) -rapid.checks=$(DIFF_N) -diff-budget=$(DIFF_BUDGET) -timeout 30m \
+	$(GO) test -count=1 -run TestDifferential ./conformance -v -diff-qemu=$(QEMU) -diff-seeds=$(SEEDS) -rapid.checks=$(DIFF_N) -diff-budget=$(DIFF_BUDGET) -timeout 70m \
 	  | grep -v '\[rapid\] draw'; exit $${PIPESTATUS[0]}
 
 # conformance-bench: the side-by-side figures (corpus per process on QEMU

@@ -131,10 +131,17 @@ type History struct {
 	single int
 	// counters prep computed for the step apply will commit
 	pendingSeq, pendingSingle int
+	// table is the QEMU version's whose verb table I2 checks against.
+	table *fsm.Table
 }
 
-func NewHistory() *History {
-	return &History{jobs: map[string]*shadow{}, txns: map[int]*TxnHist{}}
+// NewHistory returns an empty history of QEMU 7.2 (fsm.DefaultVersion).
+func NewHistory() *History { return NewHistoryAt(fsm.DefaultVersion) }
+
+// NewHistoryAt returns an empty history whose verb checks (I2) follow QEMU
+// version v's table.
+func NewHistoryAt(v fsm.Version) *History {
+	return &History{jobs: map[string]*shadow{}, txns: map[int]*TxnHist{}, table: fsm.For(v)}
 }
 
 // prep replays the step's events over the history into o.pre and o.final,
@@ -322,7 +329,7 @@ func checkI2(o *Obs) error {
 	if v == nil {
 		return nil
 	}
-	if v.Found && v.Err == nil && !fsm.Permits(v.Before, v.Verb) {
+	if v.Found && v.Err == nil && !o.Hist.table.Permits(v.Before, v.Verb) {
 		return fmt.Errorf("%s %s accepted in status %s", v.Cmd, v.ID, v.Before)
 	}
 	if s := o.Hist.jobs[v.ID]; v.Err == nil && v.Verb == fsm.VerbComplete && s != nil && (s.SoftReady || s.UserForced) {

@@ -14,6 +14,7 @@ const (
 	textCanceled     = "Operation canceled"
 	textJobNotFound  = "Job not found"
 	textNegSpeed     = "Parameter 'speed' expects a non-negative value"
+	textNoChange     = "Job type does not support change"
 	classGeneric     = "GenericError"
 	classNotActive   = "DeviceNotActive"
 	textAlreadyPause = "Job is already paused"
@@ -152,12 +153,21 @@ type Model struct {
 	frames  []*Txn // aborting transactions waiting for a member, innermost last
 	seq     int
 	nextTxn int
+	table   *fsm.Table
 }
 
-// New returns an empty model.
-func New() *Model {
-	return &Model{byID: map[string]*Job{}, txns: map[int]*Txn{}}
+// New returns an empty model of QEMU 7.2 (fsm.DefaultVersion).
+func New() *Model { return NewAt(fsm.DefaultVersion) }
+
+// NewAt returns an empty model of QEMU version v: the verbs it knows and
+// accepts are v's table's (fsm.For(v); 10.0 adds change). The trigger rules
+// are the same in every version.
+func NewAt(v fsm.Version) *Model {
+	return &Model{table: fsm.For(v), byID: map[string]*Job{}, txns: map[int]*Txn{}}
 }
+
+// Version is the QEMU version the model follows.
+func (m *Model) Version() fsm.Version { return m.table.Version() }
 
 // Job returns the existing job with id, or nil.
 func (m *Model) Job(id string) *Job { return m.byID[id] }
@@ -294,8 +304,8 @@ func (m *Model) Lookup(id string, block bool) (*Job, error) {
 	return j, nil
 }
 
-func verbErr(j *Job, v fsm.Verb) error {
-	if fsm.Permits(j.Status, v) {
+func (m *Model) verbErr(j *Job, v fsm.Verb) error {
+	if m.table.Permits(j.Status, v) {
 		return nil
 	}
 	return generic("Job '%s' in state '%s' cannot accept command verb '%s'", j.ID, j.Status, v)
@@ -303,8 +313,13 @@ func verbErr(j *Job, v fsm.Verb) error {
 
 // Verb applies a's verb (with its family and arguments: Block, Force,
 // Speed) to j, the model's one dispatch from a verb to its rule; lookup is
-// Lookup's. set-speed is a block-job command whatever a.Block says.
+// Lookup's. set-speed and change are block-job commands whatever a.Block
+// says. A verb the model's version does not know (change in 7.2) is an
+// error of the caller: QEMU has no such command.
 func (m *Model) Verb(j *Job, a Action) error {
+	if _, known := m.table.ParseVerb(a.Verb.String()); !known {
+		return fmt.Errorf("model: %s is not a job verb of QEMU %s", a.Verb, m.Version())
+	}
 	switch a.Verb {
 	case fsm.VerbPause:
 		return m.Pause(j)
@@ -320,13 +335,15 @@ func (m *Model) Verb(j *Job, a Action) error {
 		return m.Dismiss(j)
 	case fsm.VerbSetSpeed:
 		return m.SetSpeed(j, a.Speed)
+	case fsm.VerbChange:
+		return m.Change(j)
 	}
 	return fmt.Errorf("model: %s is not a job verb", a.Verb)
 }
 
 // Pause is job_user_pause_locked.
 func (m *Model) Pause(j *Job) error {
-	if err := verbErr(j, fsm.VerbPause); err != nil {
+	if err := m.verbErr(j, fsm.VerbPause); err != nil {
 		return err
 	}
 	if j.UserPaused {
@@ -342,7 +359,7 @@ func (m *Model) Resume(j *Job) error {
 	if !j.UserPaused || j.PauseCount <= 0 {
 		return generic(textNotPaused)
 	}
-	if err := verbErr(j, fsm.VerbResume); err != nil {
+	if err := m.verbErr(j, fsm.VerbResume); err != nil {
 		return err
 	}
 	if j.Block {
@@ -363,7 +380,7 @@ func (m *Model) Cancel(j *Job, block, force bool) error {
 	if block && j.UserPaused && !force {
 		return generic("The block job for device '%s' is currently paused", j.ID)
 	}
-	if err := verbErr(j, fsm.VerbCancel); err != nil {
+	if err := m.verbErr(j, fsm.VerbCancel); err != nil {
 		return err
 	}
 	m.cancel(j, force)
@@ -417,7 +434,7 @@ func (m *Model) completeUnstarted(j *Job) {
 
 // Complete is job_complete_locked.
 func (m *Model) Complete(j *Job) error {
-	if err := verbErr(j, fsm.VerbComplete); err != nil {
+	if err := m.verbErr(j, fsm.VerbComplete); err != nil {
 		return err
 	}
 	if j.Cancelled || !j.HasComplete {
@@ -430,7 +447,7 @@ func (m *Model) Complete(j *Job) error {
 
 // Finalize is job_finalize_locked: finalizes the whole transaction.
 func (m *Model) Finalize(j *Job) error {
-	if err := verbErr(j, fsm.VerbFinalize); err != nil {
+	if err := m.verbErr(j, fsm.VerbFinalize); err != nil {
 		return err
 	}
 	m.doFinalize(j.txn)
@@ -439,7 +456,7 @@ func (m *Model) Finalize(j *Job) error {
 
 // Dismiss is job_dismiss_locked.
 func (m *Model) Dismiss(j *Job) error {
-	if err := verbErr(j, fsm.VerbDismiss); err != nil {
+	if err := m.verbErr(j, fsm.VerbDismiss); err != nil {
 		return err
 	}
 	m.dismiss(j)
@@ -448,13 +465,27 @@ func (m *Model) Dismiss(j *Job) error {
 
 // SetSpeed is block_job_set_speed_locked: verb check, then the sign.
 func (m *Model) SetSpeed(j *Job, speed int64) error {
-	if err := verbErr(j, fsm.VerbSetSpeed); err != nil {
+	if err := m.verbErr(j, fsm.VerbSetSpeed); err != nil {
 		return err
 	}
 	if speed < 0 {
 		return generic(textNegSpeed)
 	}
 	j.Speed = speed
+	return nil
+}
+
+// Change is block_job_change_locked (QEMU 10.0, block-job-change): the verb
+// check, then the driver's: only a mirror has a .change (mirror_change).
+// A mirror's copy mode is not modelled (it changes no status); what the
+// mirror says about the requested mode is the QMP layer's.
+func (m *Model) Change(j *Job) error {
+	if err := m.verbErr(j, fsm.VerbChange); err != nil {
+		return err
+	}
+	if j.Type != "mirror" {
+		return generic(textNoChange)
+	}
 	return nil
 }
 

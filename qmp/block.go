@@ -7,6 +7,7 @@ import (
 
 	"github.com/jobfsm/jobfsm/blockdev"
 	"github.com/jobfsm/jobfsm/internal/qerr"
+	"github.com/jobfsm/jobfsm/sim"
 )
 
 // blockLayer binds the block commands (blockdev-add, bitmaps,
@@ -42,11 +43,28 @@ func (b *blockLayer) register() {
 		if err := decode(a, &o); err != nil {
 			return nil, err
 		}
-		_, err := b.g.AddNode(o)
-		return nil, err
+		before := b.g.Nodes()
+		if _, err := b.g.AddNode(o); err != nil {
+			return nil, err
+		}
+		for _, e := range newChildEdges(before, b.g.Nodes()) {
+			if e.Role == "backing" {
+				b.d.m.DrainAllFor(sim.DrainOpenBacking)
+			} else {
+				b.d.m.DrainAllFor(sim.DrainOpenChild)
+			}
+		}
+		return nil, nil
 	}
 	h["blockdev-del"] = func(s *Session, a *Object) (any, error) {
-		return nil, b.g.DelNode(argStr(a, "node-name"))
+		before := len(b.g.Nodes())
+		if err := b.g.DelNode(argStr(a, "node-name")); err != nil {
+			return nil, err
+		}
+		for range before - len(b.g.Nodes()) {
+			b.d.m.DrainAllFor(sim.DrainCloseNode)
+		}
+		return nil, nil
 	}
 	h["block-dirty-bitmap-add"] = func(s *Session, a *Object) (any, error) {
 		var o blockdev.BitmapAddArgs
@@ -78,7 +96,14 @@ func (b *blockLayer) register() {
 		return NewObject().Set("sha256", sum), nil
 	}
 	h["query-named-block-nodes"] = func(s *Session, a *Object) (any, error) {
-		return nonNil(b.g.NamedNodes()), nil
+		nodes := nonNil(b.g.NamedNodes())
+		if b.d.m.Has(sim.NodeActive) {
+			active := true
+			for i := range nodes {
+				nodes[i].Active = &active
+			}
+		}
+		return nodes, nil
 	}
 	b.registerJobs()
 }
@@ -122,4 +147,23 @@ func noUint(v any, name string) error {
 		}
 	}
 	return nil
+}
+
+// newChildEdges are the child edges of the nodes in after that are not in
+// before: the children a blockdev-add attached, existing nodes and the ones
+// it created inline alike.
+func newChildEdges(before, after []*blockdev.Node) []*blockdev.Edge {
+	old := make(map[*blockdev.Node]bool, len(before))
+	for _, n := range before {
+		old[n] = true
+	}
+	var edges []*blockdev.Edge
+	for _, n := range after {
+		for _, e := range n.Parents() {
+			if e.Kind == blockdev.ParentNode && !old[e.Parent] {
+				edges = append(edges, e)
+			}
+		}
+	}
+	return edges
 }

@@ -20,7 +20,7 @@ func (b *blockLayer) registerJobs() {
 		}
 		// blockdev-backup is a one-action transaction (blockdev_do_action):
 		// qmp_transaction drains everything first.
-		b.drainAll()
+		m.DrainAllFor(sim.DrainTransaction)
 		_, err := blockjob.Backup(m, b.g, args)
 		return nil, err
 	}
@@ -51,28 +51,6 @@ func (b *blockLayer) registerJobs() {
 	h["transaction"] = b.transaction
 }
 
-// drainAll is bdrv_drain_all (begin and end) as qmp_transaction opens it:
-// every running block job passes a pause point, a visible paused/running
-// (or standby/ready) blip; user-paused and finished jobs show nothing.
-func (b *blockLayer) drainAll() {
-	m := b.d.m
-	var drained []*sim.Job
-	for _, j := range m.Jobs() {
-		if j.Started() && !j.Deferred() {
-			m.DrainBegin(j)
-			drained = append(drained, j)
-		}
-	}
-	if len(drained) == 0 {
-		return
-	}
-	// bdrv_drain_all_begin polls until every job sits at its pause point
-	m.Settle()
-	for _, j := range drained {
-		m.DrainEnd(j)
-	}
-}
-
 // txnAction is one prepared action (TransactionActionDrv).
 type txnAction struct {
 	commit func()
@@ -85,11 +63,16 @@ type txnAction struct {
 // prepared ones in reverse; finally clean each in order.
 func (b *blockLayer) transaction(s *Session, a *Object) (any, error) {
 	m := b.d.m
+	if m.Has(sim.TxnCompletionModeFirst) {
+		if err := checkGroupedActions(a); err != nil {
+			return nil, err
+		}
+	}
 	grouped := false
 	if p, ok := a.Get("properties"); ok {
 		grouped = argStrDef(p.(*Object), "completion-mode", "individual") == "grouped"
 	}
-	b.drainAll()
+	m.DrainAllFor(sim.DrainTransaction)
 	var txn *sim.Txn
 	if grouped {
 		txn = m.NewTxn()
@@ -129,6 +112,29 @@ func (b *blockLayer) transaction(s *Session, a *Object) (any, error) {
 		}
 	}
 	return nil, err
+}
+
+// groupedActions are the actions that support completion-mode grouped:
+// the backups, whose jobs join the transaction's JobTxn.
+var groupedActions = map[string]bool{"blockdev-backup": true, "drive-backup": true}
+
+// checkGroupedActions is QEMU 10.0's qmp_transaction refusing a grouped
+// transaction with an action that does not support it, before the drain
+// and before preparing anything (TxnCompletionModeFirst).
+func checkGroupedActions(a *Object) error {
+	p, ok := a.Get("properties")
+	if !ok || argStrDef(p.(*Object), "completion-mode", "individual") != "grouped" {
+		return nil
+	}
+	v, _ := a.Get("actions")
+	actions, _ := v.([]any)
+	for _, x := range actions {
+		kind := argStr(x.(*Object), "type")
+		if !groupedActions[kind] {
+			return qerr.Generic("Action '%s' does not support transaction property completion-mode = grouped", kind)
+		}
+	}
+	return nil
 }
 
 func (b *blockLayer) prepare(kind string, data *Object, grouped bool, txn *sim.Txn) (txnAction, error) {

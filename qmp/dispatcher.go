@@ -56,7 +56,7 @@ func NewDispatcher(opts Options) *Dispatcher {
 	d := &Dispatcher{
 		opts:   opts,
 		m:      sim.New(sim.Options{Seed: opts.Seed, Version: opts.Version, Tracer: opts.Tracer}),
-		schema: loadSchema(),
+		schema: mustSchema(opts.Version),
 		epoch:  opts.Epoch,
 	}
 	if d.epoch.IsZero() {
@@ -72,6 +72,17 @@ func NewDispatcher(opts Options) *Dispatcher {
 	}
 	d.m.Subscribe(d.deliver)
 	return d
+}
+
+// mustSchema is loadSchema for a version fsm knows: every fsm.Version has a
+// recorded schema (TestEveryVersionHasASchema), so a failure here is a
+// build without go generate, not bad input.
+func mustSchema(v fsm.Version) *qapiSchema {
+	s, err := loadSchema(v)
+	if err != nil {
+		panic(err)
+	}
+	return s
 }
 
 // Step runs the simulator's next queued entry, advancing the virtual clock
@@ -311,6 +322,9 @@ func (s *Session) dispatch(msg any) (id any, hasID bool, res any, err error) {
 		if err := s.d.schema.checkArgs(cmd, args); err != nil {
 			return id, hasID, nil, err
 		}
+	}
+	if err := checkSimulated(name, args); err != nil {
+		return id, hasID, nil, err
 	}
 	res, err = h(s, args)
 	return id, hasID, res, err

@@ -1,7 +1,14 @@
 // Package qmp makes the simulator speak QMP like qemu-storage-daemon 7.2
-// with `--chardev stdio,id=m --monitor m`: the greeting, capabilities
-// negotiation, QEMU's request checks and error texts, the job and block
-// commands, and asynchronous events with timestamps.
+// (or 10.0, Options.Version) with `--chardev stdio,id=m --monitor m`: the
+// greeting, capabilities negotiation, QEMU's request checks and error
+// texts, the job and block commands, and asynchronous events with
+// timestamps.
+//
+// What differs between versions is data looked up by fsm.Version: the
+// recorded schema (schema/qemu-VERSION.json: argument checks, greeting,
+// query-version, query-commands, and which commands exist, e.g.
+// block-job-change on 10.0), fsm's verb table, and sim.Behaviours
+// (Manager.Has). spec/versions.md is generated from the three.
 //
 // Three layers:
 //
@@ -11,8 +18,8 @@
 //     QEMU's "JSON parse error, ..." and the stream resynchronizes.
 //   - Dispatcher owns one sim.Manager and the block graph and executes
 //     commands for any number of Sessions (monitors). Arguments are checked
-//     against QEMU 7.2's own introspected schema (schema/qemu-7.2.json, from
-//     query-qmp-schema), so missing, unexpected and mistyped members get
+//     against the QEMU version's own introspected schema
+//     (schema/qemu-7.2.json, schema/qemu-10.0.json, from query-qmp-schema), so missing, unexpected and mistyped members get
 //     QEMU's texts in QEMU's order. It is single-goroutine and
 //     deterministic: the in-process conformance runner drives it directly.
 //   - Server runs a Dispatcher in one goroutine, serializing commands from

@@ -33,6 +33,15 @@ func (d *Dispatcher) registerJobs() {
 			return nil, m.Apply(c)
 		}
 	}
+	if d.schema.command("block-job-change") != nil {
+		// block-job-change exists where the version's schema has it
+		// (QEMU 8.2+; 7.2 answers CommandNotFound as for any unknown
+		// command).
+		d.handlers["block-job-change"] = func(s *Session, a *Object) (any, error) {
+			return nil, m.Apply(sim.VerbCommand{Verb: fsm.VerbChange, Block: true, ID: argStr(a, "id"),
+				Change: sim.ChangeOptions{Type: sim.JobType(argStr(a, "type")), CopyMode: argStr(a, "copy-mode")}})
+		}
+	}
 	d.handlers["query-jobs"] = func(s *Session, a *Object) (any, error) {
 		return nonNil(m.QueryJobs()), nil
 	}

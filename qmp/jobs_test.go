@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jobfsm/jobfsm/fsm"
 )
 
 type msg = map[string]any
@@ -164,7 +166,7 @@ func TestQueryCommandsListsImplemented(t *testing.T) {
 // TestSchemaChecks covers nested, list and alternate member names, which
 // the block commands' arguments exercise (texts measured on QEMU 7.2).
 func TestSchemaChecks(t *testing.T) {
-	sc := loadSchema()
+	sc := mustSchema(fsm.DefaultVersion)
 	cases := []struct{ cmd, args, want string }{
 		{"blockdev-add", `{"driver":"raw","node-name":"x","file":{"driver":"file"}}`, "Parameter 'file.filename' is missing"},
 		{"blockdev-add", `{"driver":"raw","node-name":"x","file":5}`, "Invalid parameter type for 'file', expected: BlockdevRef"},

@@ -5,16 +5,20 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/jobfsm/jobfsm/fsm"
 	"github.com/jobfsm/jobfsm/internal/qerr"
 )
 
-// schema/qemu-7.2.json is what qemu-storage-daemon 7.2 answers to
-// query-qmp-schema and query-commands, recorded once (make qmp-schema);
-// go generate turns it into schema_gen.go. The argument checker interprets
-// it, so every command gets QEMU's member order, optionality, enum values
-// and union variants without a hand-written copy.
+// schema/qemu-VERSION.json is what qemu-storage-daemon of that version
+// answers to query-qmp-schema and query-commands, and its greeting, recorded
+// once (make qmp-schema, make qmp-schema-10.0); go generate turns them into
+// schema_gen.go. The argument checker interprets the dispatcher's version's
+// schema, so every command gets that QEMU's member order, optionality, enum
+// values and union variants without a hand-written copy, and query-commands,
+// query-version and the greeting are that version's.
 //
-//go:generate go run ./internal/genschema schema/qemu-7.2.json schema_gen.go
+//go:generate go run ./internal/genschema schema_gen.go schema/qemu-7.2.json schema/qemu-10.0.json
+//go:generate go run ./internal/genversions schema ../spec/versions.md
 
 type member struct {
 	Name     string
@@ -40,36 +44,75 @@ type entity struct {
 	ArgType     string
 }
 
+// generatedSchema is one version's recorded schema as genschema writes it.
+type generatedSchema struct {
+	source   string // where and how it was recorded
+	version  string // the greeting's and query-version's value, JSON
+	commands []string
+	types    map[string]*entity
+}
+
 type qapiSchema struct {
 	types    map[string]*entity
 	commands []string // query-commands order
 	version  any      // the greeting's and query-version's value
+	// alternates are the real QAPI names of the schema's alternates, by
+	// their members' type names (alternateNames).
+	alternates map[string]string
 }
 
 var (
-	schemaOnce sync.Once
-	theSchema  *qapiSchema
+	schemaMu sync.Mutex
+	schemas  = map[fsm.Version]*qapiSchema{}
 )
 
-// alternateNames are the real QAPI names of the schema's alternates, which
-// introspection hides but QEMU's type error quotes.
-var alternateNames = map[string]string{
-	"str,17":      "BlockDirtyBitmapOrStr",
-	"str,null":    "StrOrNull",
-	"29,str":      "BlockdevRef",
-	"29,str,null": "BlockdevRefOrNull",
-	"312,313":     "Qcow2OverlapChecks",
+// alternateNames are, per version, the real QAPI names of the schema's
+// alternates, which introspection hides but QEMU's type error quotes. The
+// key is the alternate's member types as the recorded schema numbers them,
+// which differ between versions.
+var alternateNames = map[fsm.Version]map[string]string{
+	fsm.QEMU7_2: {
+		"str,17":      "BlockDirtyBitmapOrStr",
+		"str,null":    "StrOrNull",
+		"29,str":      "BlockdevRef",
+		"29,str,null": "BlockdevRefOrNull",
+		"312,313":     "Qcow2OverlapChecks",
+	},
+	fsm.QEMU10_0: {
+		"str,25":      "BlockDirtyBitmapOrStr",
+		"str,null":    "StrOrNull",
+		"38,str":      "BlockdevRef",
+		"38,str,null": "BlockdevRefOrNull",
+		"324,325":     "Qcow2OverlapChecks",
+	},
 }
 
-func loadSchema() *qapiSchema {
-	schemaOnce.Do(func() {
-		v, err := ParseValue([]byte(schemaVersion))
-		if err != nil {
-			panic("qmp: generated schema version: " + err.Error())
-		}
-		theSchema = &qapiSchema{types: schemaTypes, commands: schemaCommands, version: v}
-	})
-	return theSchema
+// SchemaError is returned by loadSchema for a version without a recorded
+// schema (a version added to fsm without running genschema on its file).
+type SchemaError struct{ Version fsm.Version }
+
+func (e *SchemaError) Error() string {
+	return fmt.Sprintf("qmp: no QMP schema recorded for QEMU %s (qmp/schema/qemu-%s.json, go generate)", e.Version, e.Version)
+}
+
+// loadSchema returns version v's schema, built once.
+func loadSchema(v fsm.Version) (*qapiSchema, error) {
+	schemaMu.Lock()
+	defer schemaMu.Unlock()
+	if s := schemas[v]; s != nil {
+		return s, nil
+	}
+	g := generatedSchemas[v.String()]
+	if g == nil {
+		return nil, &SchemaError{Version: v}
+	}
+	ver, err := ParseValue([]byte(g.version))
+	if err != nil {
+		return nil, fmt.Errorf("qmp: generated schema version of QEMU %s: %w", v, err)
+	}
+	s := &qapiSchema{types: g.types, commands: g.commands, version: ver, alternates: alternateNames[v]}
+	schemas[v] = s
+	return s, nil
 }
 
 func typeErr(name, expected string) error {
@@ -257,7 +300,7 @@ func (s *qapiSchema) checkAlternate(e *entity, v any, name string, inList bool) 
 			return s.check(v, m.Type, name, inList)
 		}
 	}
-	alt := alternateNames[key]
+	alt := s.alternates[key]
 	if alt == "" {
 		alt = "alternate"
 	}

@@ -12,8 +12,10 @@ import (
 // so the recorded schema cannot tell them apart; the list comes from
 // probing qemu-storage-daemon 7.2 with every integer member of every
 // command jobsim implements (a string, 1.5, -1, 2^32, 2^64-1 and 2^64 each)
-// and keeping the members whose answers differ from int64's. A member name
-// is enough: no int64 member of those commands shares one of these names.
+// and keeping the members whose answers differ from int64's (10.0.13 gives
+// the same answers to the same probes, so the list holds for both
+// versions). A member name is enough: no int64 member of those commands
+// shares one of these names.
 var intCTypes = map[string]string{
 	"latency-ns":                "uint64", // null-co, null-aio
 	"log-super-update-interval": "uint64", // blklogwrites

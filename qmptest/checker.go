@@ -275,11 +275,35 @@ func (s *Server) timeline(msgs []faults.Message, log []faults.Record) string {
 		cmd timeline.Command
 	}
 	var marks []mark
+	// pending[monitor] holds, oldest first, the marks of that monitor's
+	// requests still unanswered (-1 for a request drawn nowhere): QEMU
+	// answers a monitor's requests in order, so each answer belongs to the
+	// oldest, and a refused command is drawn FAILED with QEMU's text.
+	pending := map[int][]int{}
 	for _, m := range msgs {
-		var rq request
-		if !m.FromClient || json.Unmarshal(m.Raw, &rq) != nil || !(isJobVerb(rq.Execute) || jobCreators[rq.Execute]) {
+		if !m.FromClient {
+			var rs struct {
+				Return json.RawMessage `json:"return"`
+				Error  *struct {
+					Desc string `json:"desc"`
+				} `json:"error"`
+			}
+			q := pending[m.Monitor]
+			if len(q) == 0 || json.Unmarshal(m.Raw, &rs) != nil || (rs.Return == nil && rs.Error == nil) {
+				continue // an event or the greeting
+			}
+			if q[0] >= 0 && rs.Error != nil {
+				marks[q[0]].cmd.Error = rs.Error.Desc
+			}
+			pending[m.Monitor] = q[1:]
 			continue
 		}
+		var rq request
+		if json.Unmarshal(m.Raw, &rq) != nil || !(isJobVerb(rq.Execute) || jobCreators[rq.Execute]) {
+			pending[m.Monitor] = append(pending[m.Monitor], -1)
+			continue
+		}
+		pending[m.Monitor] = append(pending[m.Monitor], len(marks))
 		job := jobOf(rq.Arguments)
 		if jobCreators[rq.Execute] {
 			var a struct {

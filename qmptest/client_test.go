@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"testing"
+
+	"github.com/jobfsm/jobfsm/fsm"
 )
 
 // client is a minimal line-based QMP client for these tests: it keeps
@@ -149,4 +151,13 @@ func nullNodes(t testing.TB, srv *Server, size int64, names ...string) {
 
 func backupArgs(job, src, dst string) map[string]any {
 	return map[string]any{"job-id": job, "device": src, "target": dst, "sync": "full", "auto-dismiss": false}
+}
+
+// TestServerSpeaksQEMU10: Options.QEMU picks the version the fake speaks;
+// Debian 13's qemu-storage-daemon greets with 10.0.13.
+func TestServerSpeaksQEMU10(t *testing.T) {
+	srv := NewServer(t, Options{QEMU: fsm.QEMU10_0})
+	if srv.Version != "10.0.13" {
+		t.Errorf("Version = %q, want 10.0.13", srv.Version)
+	}
 }

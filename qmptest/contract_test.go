@@ -263,3 +263,27 @@ func TestCheckerReportsC5OnAutoDismiss(t *testing.T) {
 		t.Errorf("violations = %q, want C5", got)
 	}
 }
+
+func TestReportTimelineMarksRefusedCommands(t *testing.T) {
+	srv := NewServer(t, Options{ReportOnly: true})
+	nullNodes(t, srv, 1<<30, "src", "dst")
+	cl := dial(t, srv.Path)
+	args := backupArgs("b0", "src", "dst")
+	args["speed"] = 1
+	cl.must("blockdev-backup", args)
+	if err := cl.waitStatus("b0", "running"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.cmd("block-job-set-speed", map[string]any{"device": "nosuch", "speed": 1}); err == nil {
+		t.Fatal("block-job-set-speed on an unknown job succeeded")
+	}
+	report := srv.Report()
+	for _, want := range []string{
+		"> m1 blockdev-backup\n", // accepted: no mark
+		"> m1 block-job-set-speed  FAILED  -- error: Block job 'nosuch' not found",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+}

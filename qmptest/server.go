@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/jobfsm/jobfsm/faults"
+	"github.com/jobfsm/jobfsm/fsm"
 	"github.com/jobfsm/jobfsm/qmp"
 	"github.com/jobfsm/jobfsm/sim"
 )
@@ -22,6 +23,9 @@ type Options struct {
 	Faults *faults.Plan
 	// Seed is the simulator's tie-break seed.
 	Seed uint64
+	// QEMU is the QEMU version the fake speaks (zero: fsm.DefaultVersion,
+	// 7.2), as `jobsim qmp --qemu`.
+	QEMU fsm.Version
 	// WallClock makes virtual time follow the wall clock, as in QEMU;
 	// by default time jumps ahead whenever every job waits on time.
 	WallClock bool
@@ -54,7 +58,7 @@ type Server struct {
 func NewServer(t testing.TB, opts Options) *Server {
 	t.Helper()
 	so := qmp.ServerOptions{
-		Options: qmp.Options{Seed: opts.Seed, TestCommands: opts.TestCommands},
+		Options: qmp.Options{Seed: opts.Seed, Version: opts.QEMU, TestCommands: opts.TestCommands},
 		Clock:   qmp.ClockVirtual,
 	}
 	if opts.WallClock {

@@ -26,10 +26,15 @@ type VerbCommand struct {
 	Force bool
 	// Speed is block-job-set-speed's speed.
 	Speed int64
+	// Change is block-job-change's options (QEMU 10.0).
+	Change ChangeOptions
 }
 
-// IsBlock reports whether the command is a block-job-* command.
-func (c VerbCommand) IsBlock() bool { return c.Block || c.Verb == fsm.VerbSetSpeed }
+// IsBlock reports whether the command is a block-job-* command (set-speed
+// and change exist only as block-job-set-speed and block-job-change).
+func (c VerbCommand) IsBlock() bool {
+	return c.Block || c.Verb == fsm.VerbSetSpeed || c.Verb == fsm.VerbChange
+}
 
 // Name is the QMP command name, e.g. "job-pause", "block-job-set-speed".
 func (c VerbCommand) Name() string {
@@ -95,6 +100,8 @@ func (m *Manager) Apply(c VerbCommand) error {
 		return m.Dismiss(j)
 	case fsm.VerbSetSpeed:
 		return m.SetSpeed(j, c.Speed)
+	case fsm.VerbChange:
+		return m.Change(j, c.Change)
 	}
 	// A verb outside fsm's enum is a caller's bug, not a client's input
 	// (ParseVerbCommand never yields one).

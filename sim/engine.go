@@ -44,11 +44,14 @@ func (q *queue) Pop() any {
 }
 
 type engine struct {
-	now  int64
-	rng  *rand.Rand
-	q    queue
-	seq  uint64
-	live int // entries not cancelled
+	now int64
+	// running is set while an entry runs: code called from a bottom half
+	// (job completion) must not run the loop again.
+	running bool
+	rng     *rand.Rand
+	q       queue
+	seq     uint64
+	live    int // entries not cancelled
 }
 
 func newEngine(seed uint64) engine {
@@ -96,6 +99,9 @@ func (e *engine) runOne(limit int64) bool {
 	if en.at > e.now {
 		e.now = en.at
 	}
+	was := e.running
+	e.running = true
 	en.fn()
+	e.running = was
 	return true
 }

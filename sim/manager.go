@@ -131,7 +131,8 @@ func (m *Manager) Create(spec JobSpec) (*Job, error) {
 		pauseCount: 1, paused: true, iostatus: IOStatusOK,
 		blockJob: spec.Driver.Type().IsBlockJob(),
 	}
-	j.machine = fsm.NewMachine((*machineView)(j))
+	// The job fires through its manager's QEMU version's table.
+	j.machine = fsm.For(m.Version()).NewMachine((*machineView)(j))
 	j.next = m.head
 	if m.head != nil {
 		m.head.prev = j
@@ -686,6 +687,9 @@ func (m *Manager) doDismiss(j *Job, t fsm.Trigger) {
 	}
 	if f, ok := j.driver.(Freer); ok {
 		f.Free(j)
+	}
+	if j.blockJob {
+		m.DrainAllFor(DrainJobFree)
 	}
 }
 

@@ -27,6 +27,15 @@ type BlockJobInfo struct {
 	AutoFinalize bool       `json:"auto-finalize"`
 	AutoDismiss  bool       `json:"auto-dismiss"`
 	Error        *string    `json:"error,omitempty"`
+	// ActivelySynced is the mirror branch of BlockJobInfo (MirrorQuery,
+	// 10.0): set by the driver's Query, absent for other jobs and on 7.2.
+	ActivelySynced *bool `json:"actively-synced,omitempty"`
+}
+
+// BlockQuerier is BlockJobDriver.query: a driver that adds its type's
+// members to query-block-jobs.
+type BlockQuerier interface {
+	Query(j *Job, in *BlockJobInfo)
 }
 
 // QueryJobs is qmp_query_jobs: every job, newest first; error present iff
@@ -75,6 +84,9 @@ func (j *Job) BlockInfo() BlockJobInfo {
 			e = j.ret.String()
 		}
 		in.Error = &e
+	}
+	if q, ok := j.driver.(BlockQuerier); ok {
+		q.Query(j, &in)
 	}
 	return in
 }

@@ -128,6 +128,44 @@ func (m *Manager) SetSpeed(j *Job, speed int64) error {
 	})
 }
 
+// ChangeOptions are block-job-change's arguments after id
+// (BlockJobChangeOptions, QEMU 8.2+): the job type the client names, which
+// selects the union branch, and that branch's members. QEMU does not check
+// Type against the job's type: a driver sees an empty branch (zero values)
+// when the client named another type.
+type ChangeOptions struct {
+	Type JobType
+	// CopyMode is the mirror branch's copy-mode ("background" or
+	// "write-blocking").
+	CopyMode string
+}
+
+// Changer is BlockJobDriver.change (QEMU 8.2+). Changeable reports whether
+// the driver has one: block/mirror.c's mirror_job_driver has, the active
+// commit driver built on the same code has not.
+type Changer interface {
+	Changeable() bool
+	Change(j *Job, o ChangeOptions) error
+}
+
+// errChangeUnsupported is block_job_change_locked's answer for a driver
+// without change.
+var errChangeUnsupported = qerr.Generic("Job type does not support change")
+
+// Change is block_job_change_locked: the verb check (JobVerbTable's change
+// row, 10.0), then the driver's change, or "Job type does not support
+// change".
+func (m *Manager) Change(j *Job, o ChangeOptions) error {
+	var c Changer
+	return m.verb(j, fsm.VerbChange, nil, func() error {
+		var ok bool
+		if c, ok = j.driver.(Changer); !ok || !c.Changeable() {
+			return errChangeUnsupported
+		}
+		return nil
+	}, func() error { return c.Change(j, o) })
+}
+
 // --- QMP lookups -----------------------------------------------------------
 
 // Lookup finds the job c names as c's family does: block-job-* is

@@ -1,16 +1,20 @@
 --------------------------- MODULE JobLifecycle ---------------------------
 (***************************************************************************)
-(* QEMU 7.2's background-job lifecycle (job.c), at the level of jobfsm's   *)
+(* QEMU's background-job lifecycle (job.c), at the level of jobfsm's       *)
 (* simulator (sim/manager.go, sim/verbs.go).  Every status change goes     *)
-(* through Hop, which asserts that it is an edge of the generated JobTable *)
-(* (fsm's canonical table); every verb is guarded by JobTable's Permits.   *)
+(* through Hop, which asserts that it is an edge of the generated table    *)
+(* (fsm's canonical table) of the QEMU version QemuVersion names (the      *)
+(* constant of the generated JobTables: "7.2" or "10.0"); every verb is    *)
+(* guarded by that table's Permits.  The verbs set-speed and change (10.0) *)
+(* change no status and nothing this spec models, so they are not actions  *)
+(* here (TraceJobLifecycle matches them as no-ops).                        *)
 (*                                                                         *)
 (* Jobs are 1..N, created in id order; QEMU's lists are newest first, so a *)
 (* transaction's head is its highest id.  At most one grouped transaction  *)
 (* (Grouped); every other job is alone in its own (completion-mode         *)
 (* individual).  Model/explore (Go) explores exactly this state space.     *)
 (***************************************************************************)
-EXTENDS Naturals, FiniteSets, TLC, JobTable
+EXTENDS Naturals, FiniteSets, TLC, JobTables
 
 CONSTANTS
     N,                 \* number of jobs
@@ -25,7 +29,8 @@ CONSTANTS
     MaxDrains,         \* bound on a job's concurrent drained sections
     NMonitors,         \* QMP monitors
     RollbackRule,      \* "qemu72": finish_sync polls an unstarted member forever
-                       \* (reference 12); "fixed": it is completed directly (sim)
+                       \* (reference 12; 10.0.13 too); "fixed": it is completed
+                       \* directly (sim)
     FinalizeInWaiting  \* BROKEN VARIANT: finalize also accepted in waiting
 
 Jobs == 1..N

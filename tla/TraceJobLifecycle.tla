@@ -40,6 +40,8 @@ TracePrepareMayFail == SetOf(Hdr.prepare_may_fail)
 TraceBitmapJobs == {}
 TraceMaxDrains == Hdr.max_drains
 TraceNMonitors == Hdr.monitors
+\* The QEMU version whose table explains the trace ("7.2", "10.0").
+TraceQemuVersion == Hdr.qemu
 
 \* The most trigger lines one step can explain (3 jobs finalized at once).
 MaxGroup == 12
@@ -91,7 +93,7 @@ RefusalAs(v, j, force, id) ==
             IF ~Permits(status[j], v) THEN VerbErr(id, status[j], v)
             ELSE IF cancelled[j] THEN "The active block job '" \o id \o "' cannot be completed"
             ELSE ""
-      [] v \in {"finalize", "dismiss", "set-speed"} ->
+      [] v \in {"finalize", "dismiss", "set-speed", "change"} ->
             IF ~Permits(status[j], v) THEN VerbErr(id, status[j], v) ELSE ""
 
 \* In a simulator trace the QMP id is the spec's job name.
@@ -104,7 +106,7 @@ VerbAction(v, j, force) ==
       [] v = "complete" -> Complete(j)
       [] v = "finalize" -> Finalize(j)
       [] v = "dismiss" -> Dismiss(j)
-      [] v = "set-speed" -> ~Blocked /\ UNCHANGED vars
+      [] v \in {"set-speed", "change"} -> ~Blocked /\ UNCHANGED vars
 
 Command(x) ==
     CASE x.op = "verb" ->

@@ -217,22 +217,32 @@ qemu_traces() {
 		echo "tla: the reference transcripts are missing at $ref (../shared/reference beside the repository): trace-check validates them" >&2
 		return 1
 	fi
-	local qt=$tmp/qemutrace out=$tmp/qemu-groups list p n rc
+	local qt=$tmp/qemutrace out=$tmp/qemu-groups list list10 p n rc
 	(cd "$root" && go build -o "$qt" ./tla/qemutrace/cmd/qemutrace)
 	mkdir -p "$tmp/qemu"
+	# What QEMU 7.2 recorded (the corpus, the reference transcripts, the
+	# saved differential cases) and what 10.0 recorded (spec/conformance/qemu-10.0).
 	list=()
-	for p in "$root"/spec/conformance/*.transcript.json "$root"/spec/conformance/qemu-10.0/*.transcript.json \
-		"$ref"/*.transcript.json "$diff"/*.transcript.json; do
+	for p in "$root"/spec/conformance/*.transcript.json "$ref"/*.transcript.json "$diff"/*.transcript.json; do
 		if [[ -f $p && $p != *.jobsim.transcript.json ]]; then list+=("$p"); fi
+	done
+	list10=()
+	for p in "$root"/spec/conformance/qemu-10.0/*.transcript.json; do
+		if [[ -f $p && $p != *.jobsim.transcript.json ]]; then list10+=("$p"); fi
 	done
 	if ! compgen -G "$diff/*.transcript.json" >/dev/null; then
 		echo "qemu traces: no saved differential cases ($diff/*.transcript.json): none to check"
 	fi
-	# All versions in one conversion: traces that need the same CONSTANTS
-	# share a TLC run whichever QEMU recorded them (both use JobTable; the
-	# verdicts name each transcript, so its version).
-	"$qt" convert -out "$tmp/qemu" -prefix qemu -max-drains "${QEMU_MAX_DRAINS:-1}" \
+	# One conversion per version: each trace's header names the version
+	# that recorded it, and TraceQemu explains it under that version's table
+	# (QemuVersion); traces of one version that need the same CONSTANTS
+	# share a TLC run.
+	"$qt" convert -qemu 7.2 -out "$tmp/qemu" -prefix qemu72 -max-drains "${QEMU_MAX_DRAINS:-1}" \
 		-scenarios "$root/spec/conformance" -root "$root" "${list[@]}" >"$out"
+	if [[ ${#list10[@]} -gt 0 ]]; then
+		"$qt" convert -qemu 10.0 -out "$tmp/qemu" -prefix qemu10_0 -max-drains "${QEMU_MAX_DRAINS:-1}" \
+			-scenarios "$root/spec/conformance" -root "$root" "${list10[@]}" >>"$out"
+	fi
 	# One TLC run per group, two at a time (CI has 2 cores); verdicts after.
 	local t0 t1 running=0
 	t0=$(now)

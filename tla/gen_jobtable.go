@@ -1,7 +1,9 @@
 //go:build ignore
 
-// gen_jobtable writes JobTable.tla from fsm's canonical table; run it with
-// `go generate ./tla`.
+// gen_jobtable writes the TLA+ table modules from fsm's per-version tables
+// (one module per QEMU version, fsm.Table.TLAModule names it, and JobTables,
+// which picks one by the constant QemuVersion); run it with `go generate
+// ./tla`.
 package main
 
 import (
@@ -12,8 +14,15 @@ import (
 )
 
 func main() {
-	if err := os.WriteFile("JobTable.tla", []byte(fsm.TLA()), 0o644); err != nil {
-		fmt.Fprintln(os.Stderr, "gen_jobtable:", err)
-		os.Exit(1)
+	files := map[string]string{"JobTables.tla": fsm.TLAJobTables()}
+	for _, v := range fsm.Versions() {
+		t := fsm.For(v)
+		files[t.TLAModule()+".tla"] = t.TLA()
+	}
+	for name, text := range files {
+		if err := os.WriteFile(name, []byte(text), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "gen_jobtable:", err)
+			os.Exit(1)
+		}
 	}
 }

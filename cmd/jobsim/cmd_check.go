@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jobfsm/jobfsm/fsm"
 	"github.com/jobfsm/jobfsm/timeline"
 )
 
@@ -23,6 +24,7 @@ type checkOptions struct {
 	explore   bool
 	campaign  bool
 	tlaDir    string
+	version   fsm.Version
 }
 
 // phaseResult is what one part of check found.
@@ -39,11 +41,13 @@ type phaseResult struct {
 }
 
 func runCheck(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("check", "check [--seed N] [--sequences N] [--steps N] [--html FILE] [--tla DIR] [--no-explore] [--no-campaign]\n\n"+
+	fs := newFlagSet("check", "check [--seed N] [--sequences N] [--steps N] [--html FILE] [--tla DIR] [--no-explore] [--no-campaign] [--qemu VERSION]\n\n"+
 		"Runs the exhaustive explorer on its default bounds, then a random campaign of\n"+
 		"command sequences against the simulator, checking the reference model and every\n"+
 		"invariant after every step. On a failure it prints the minimized counterexample\n"+
-		"as a per-job timeline (and writes it as an HTML page with --html) and exits 1.", stderr)
+		"as a per-job timeline (and writes it as an HTML page with --html) and exits 1.\n"+
+		"--qemu picks the version's model configs (tla/MC_*_10_0.cfg for 10.0); the\n"+
+		"campaign runs at 7.2 only, so --qemu 10.0 needs --no-campaign.", stderr)
 	o := checkOptions{}
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the random campaign (same seed, same sequences)")
 	fs.IntVar(&o.sequences, "sequences", defaultSequences, "number of random sequences")
@@ -52,7 +56,12 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.tlaDir, "tla", "", "directory of the TLC model configs (default: tla/ of the enclosing repository)")
 	noExplore := fs.Bool("no-explore", false, "skip the exhaustive explorer")
 	noCampaign := fs.Bool("no-campaign", false, "skip the random campaign")
+	qemu := addQemuFlag(fs)
 	if err := parseFlagsOnly(fs, args); err != nil {
+		return err
+	}
+	var err error
+	if o.version, err = qemu.version(); err != nil {
 		return err
 	}
 	if o.sequences < 0 || o.steps <= 0 {
@@ -62,10 +71,16 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 	if !o.explore && !o.campaign {
 		return usageErr("nothing to do: both --no-explore and --no-campaign given")
 	}
+	// The campaign (model/harness) drives sim and the reference model at
+	// the default version only: refuse rather than check 7.2 under 10.0's
+	// name.
+	if o.campaign && o.version != fsm.DefaultVersion {
+		return usageErr("--qemu %s: the random campaign runs at QEMU %s only; pass --no-campaign", o.version, fsm.DefaultVersion)
+	}
 	// The inputs are checked before anything runs: a missing tla/ found
 	// only after the 20 s campaign wastes the time and buries the reason.
 	if o.explore {
-		dir, err := checkTLAInputs(o.tlaDir)
+		dir, err := checkTLAInputs(o.tlaDir, o.version)
 		if err != nil {
 			return inputErr("%s: %v (or pass --no-explore)", phaseExplore, err)
 		}

@@ -180,7 +180,7 @@ func TestRunFromSteps(t *testing.T) {
 func TestCheckReadsExpectLines(t *testing.T) {
 	copyCfgs := func(t *testing.T, edit func(name string, b []byte) []byte) string {
 		dir := t.TempDir()
-		for _, c := range exploreConfigs {
+		for _, c := range exploreConfigs[fsm.DefaultVersion] {
 			b, err := os.ReadFile(filepath.Join("..", "..", "tla", c.file))
 			if err != nil {
 				t.Fatalf("tla configs are part of the repository: %v", err)

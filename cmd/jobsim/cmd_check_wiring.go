@@ -22,30 +22,42 @@ const (
 	defaultSteps     = 40
 )
 
-// exploreConfigs are the default bounds: the TLC model configs of tla/ that
-// the explorer models, in the order check prints them. What each must
+// exploreConfig is one default bound of the explore phase.
+type exploreConfig struct {
+	file      string
+	rationale string
+}
+
+// exploreConfigs are the default bounds per QEMU version: the TLC model
+// configs of tla/ that the explorer models (each names its version in its
+// QemuVersion constant), in the order check prints them. What each must
 // report is its `\* Expect:` line (explore.ReadExpectation): some must pass,
-// others must fail the way they say (the checker is shown to find QEMU 7.2's
+// others must fail the way they say (the checker is shown to find QEMU's
 // rollback hang and a broken variant's atomicity violation, so a green run is
 // not a checker that finds nothing). The Tracker configs (`\* Explorer:
 // none`) are TLC's alone (tla/check.sh).
-var exploreConfigs = []struct {
-	file      string
-	rationale string
-}{
-	{"MC_small.cfg", "two independent jobs, bitmap, ready job, prepare failure, a monitor that loses events"},
-	{"MC_txn.cfg", "three backups in one grouped transaction with drains"},
-	{"MC_live.cfg", "grouped transaction with drains (safety part; liveness is TLC's)"},
-	{"MC_hang_fixed.cfg", "grouped rollback before start under jobfsm's corrected rule (D1)"},
-	{"MC_hang.cfg", "QEMU 7.2's rollback rule: the known hang must be found"},
-	{"MC_broken.cfg", "broken variant (finalize in waiting): atomicity violation must be found"},
+var exploreConfigs = map[fsm.Version][]exploreConfig{
+	fsm.QEMU7_2: {
+		{"MC_small.cfg", "two independent jobs, bitmap, ready job, prepare failure, a monitor that loses events"},
+		{"MC_txn.cfg", "three backups in one grouped transaction with drains"},
+		{"MC_live.cfg", "grouped transaction with drains (safety part; liveness is TLC's)"},
+		{"MC_hang_fixed.cfg", "grouped rollback before start under jobfsm's corrected rule (D1)"},
+		{"MC_hang.cfg", "QEMU 7.2's rollback rule: the known hang must be found"},
+		{"MC_broken.cfg", "broken variant (finalize in waiting): atomicity violation must be found"},
+	},
+	fsm.QEMU10_0: {
+		{"MC_small_10_0.cfg", "MC_small's two independent jobs under 10.0's table (no monitor)"},
+		{"MC_txn_10_0.cfg", "MC_txn's grouped transaction under 10.0's table"},
+		{"MC_hang_10_0.cfg", "QEMU 10.0.13's rollback rule (7.2's): the known hang must be found"},
+	},
 }
 
 // findTLA locates the tla/ directory: the --tla flag, else tla/ in the
 // current directory or one of its parents (jobsim is run from the repo).
 func findTLA(dir string) (string, error) {
+	marker := exploreConfigs[fsm.DefaultVersion][0].file
 	if dir != "" {
-		if _, err := os.Stat(filepath.Join(dir, exploreConfigs[0].file)); err != nil {
+		if _, err := os.Stat(filepath.Join(dir, marker)); err != nil {
 			return "", fmt.Errorf("--tla %s: %v", dir, err)
 		}
 		return dir, nil
@@ -56,23 +68,23 @@ func findTLA(dir string) (string, error) {
 	}
 	for d := wd; ; d = filepath.Dir(d) {
 		cand := filepath.Join(d, "tla")
-		if _, err := os.Stat(filepath.Join(cand, exploreConfigs[0].file)); err == nil {
+		if _, err := os.Stat(filepath.Join(cand, marker)); err == nil {
 			return cand, nil
 		}
 		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("no tla/%s in %s or its parents: run jobsim check inside the jobfsm repository or pass --tla DIR", exploreConfigs[0].file, wd)
+			return "", fmt.Errorf("no tla/%s in %s or its parents: run jobsim check inside the jobfsm repository or pass --tla DIR", marker, wd)
 		}
 	}
 }
 
 // checkTLAInputs locates the tla/ directory and checks that every default
-// config is there and readable.
-func checkTLAInputs(dir string) (string, error) {
+// config of version v is there and readable.
+func checkTLAInputs(dir string, v fsm.Version) (string, error) {
 	dir, err := findTLA(dir)
 	if err != nil {
 		return "", err
 	}
-	for _, c := range exploreConfigs {
+	for _, c := range exploreConfigs[v] {
 		f, err := os.Open(filepath.Join(dir, c.file))
 		if err != nil {
 			return "", err
@@ -83,8 +95,9 @@ func checkTLAInputs(dir string) (string, error) {
 }
 
 // explorePhase runs the exhaustive explorer (model/explore) on every
-// default config.
+// default config of o.version.
 func explorePhase(o checkOptions, p *progress) (*phaseResult, error) {
+	configs := exploreConfigs[o.version]
 	dir, err := findTLA(o.tlaDir)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", phaseExplore, err)
@@ -98,8 +111,8 @@ func explorePhase(o checkOptions, p *progress) (*phaseResult, error) {
 	for _, sp := range explore.StepProperties {
 		names = append(names, sp.Name)
 	}
-	for i, c := range exploreConfigs {
-		p.update("explore", int64(i), int64(len(exploreConfigs)), fmt.Sprintf("%s (%d states so far)", c.file, total))
+	for i, c := range configs {
+		p.update("explore", int64(i), int64(len(configs)), fmt.Sprintf("%s (%d states so far)", c.file, total))
 		path := filepath.Join(dir, c.file)
 		want, err := explore.ReadExpectation(path)
 		if err != nil {
@@ -111,6 +124,9 @@ func explorePhase(o checkOptions, p *progress) (*phaseResult, error) {
 		cfg, err := explore.LoadConfig(path)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", phaseExplore, err)
+		}
+		if cfg.Version != o.version {
+			return nil, fmt.Errorf("%s: %s says QemuVersion %q, not %q", phaseExplore, path, cfg.Version, o.version)
 		}
 		r, err := explore.Explore(cfg, explore.Options{})
 		if err != nil {
@@ -139,9 +155,9 @@ func explorePhase(o checkOptions, p *progress) (*phaseResult, error) {
 		}
 		res.lines = append(res.lines, line)
 	}
-	p.update("explore", int64(len(exploreConfigs)), int64(len(exploreConfigs)), fmt.Sprintf("%d states", total))
+	p.update("explore", int64(len(configs)), int64(len(configs)), fmt.Sprintf("%d states", total))
 	res.lines = append([]string{
-		fmt.Sprintf("%d distinct states explored (%d generated) over %d model configs", total, gen, len(exploreConfigs)),
+		fmt.Sprintf("%d distinct states explored (%d generated) over %d model configs of QEMU %s", total, gen, len(configs), o.version),
 		fmt.Sprintf("invariants checked in every state and on every step: %s", strings.Join(names, ", ")),
 	}, res.lines...)
 	return res, nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/jobfsm/jobfsm/fsm"
 	"github.com/jobfsm/jobfsm/model/explore"
 )
 
@@ -15,12 +16,18 @@ func init() {
 // exploreOutput is the JSON of `jobsim explore --format json`.
 type exploreOutput struct {
 	Config string `json:"config"`
+	// Qemu is the version whose table the search asked: the config's
+	// QemuVersion, or --qemu.
+	Qemu fsm.Version `json:"qemu"`
 	*explore.Result
 }
 
 func runExplore(args []string, stdout, stderr io.Writer) error {
-	fset := newFlagSet("explore", "explore --config tla/MC_small.cfg [--format text|json] [--workers N]", stderr)
+	fset := newFlagSet("explore", "explore --config tla/MC_small.cfg [--format text|json] [--workers N] [--qemu VERSION]\n\n"+
+		"The search follows the table of the config's QemuVersion; --qemu explores the\n"+
+		"config's bounds under another version's table instead.", stderr)
 	cfgPath := fset.String("config", "", "TLC model config whose CONSTANTS bound the search (required)")
+	qemu := addQemuFlag(fset)
 	format := fset.String("format", "text", "output format: text or json")
 	workers := fset.Int("workers", 0, "parallel workers (0: one per CPU)")
 	if err := parseFlagsOnly(fset, args); err != nil {
@@ -35,9 +42,16 @@ func runExplore(args []string, stdout, stderr io.Writer) error {
 	if *workers < 0 {
 		return usageErr("--workers must be >= 0")
 	}
+	version, err := qemu.version()
+	if err != nil {
+		return err
+	}
 	cfg, err := explore.LoadConfig(*cfgPath)
 	if err != nil {
 		return inputErr("%v", err) // unreadable file or *explore.ConfigError
+	}
+	if qemu.set {
+		cfg.Version = version
 	}
 	res, err := explore.Explore(cfg, explore.Options{Workers: *workers})
 	if err != nil {
@@ -46,12 +60,12 @@ func runExplore(args []string, stdout, stderr io.Writer) error {
 	if *format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(exploreOutput{Config: *cfgPath, Result: res}); err != nil {
+		if err := enc.Encode(exploreOutput{Config: *cfgPath, Qemu: cfg.Version, Result: res}); err != nil {
 			return err
 		}
 	} else {
-		fmt.Fprintf(stdout, "%s: %d distinct states, %d generated, depth %d, %.2fs (%.0f states/s, %d workers)\n",
-			*cfgPath, res.DistinctStates, res.StatesGenerated, res.Depth, res.Seconds, res.StatesPerSecond, res.Workers)
+		fmt.Fprintf(stdout, "%s (QEMU %s): %d distinct states, %d generated, depth %d, %.2fs (%.0f states/s, %d workers)\n",
+			*cfgPath, cfg.Version, res.DistinctStates, res.StatesGenerated, res.Depth, res.Seconds, res.StatesPerSecond, res.Workers)
 		if res.CanTerminate != nil {
 			fmt.Fprintf(stdout, "every state can still reach \"all jobs null\": %v (%.2fs)\n", *res.CanTerminate, res.TerminationSecs)
 		}

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/jobfsm/jobfsm/faults"
+	"github.com/jobfsm/jobfsm/fsm"
 	"github.com/jobfsm/jobfsm/qmp"
 )
 
@@ -22,19 +23,21 @@ var qmpStdin io.Reader = os.Stdin
 func init() { register("qmp", "serve QMP like qemu-storage-daemon (stdio or --socket)", runQMP) }
 
 func runQMP(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("qmp", "qmp [--socket PATH] [--clock wall|virtual] [--seed N] [--test-commands] [--faults FILE]", stderr)
+	fs := newFlagSet("qmp", "qmp [--qemu 7.2|10.0] [--socket PATH] [--clock wall|virtual] [--seed N] [--test-commands] [--faults FILE]", stderr)
 	socket := fs.String("socket", "", "serve on this Unix socket (each connection its own monitor) instead of stdio")
 	clock := fs.String("clock", "wall", "wall: virtual time follows the wall clock; virtual: jump ahead whenever every job waits on time")
 	seed := fs.Uint64("seed", 0, "simulator tie-break seed")
 	grace := fs.Duration("grace", qmp.DefaultGrace, "with --clock virtual: how long to wait for a client's reaction before jumping ahead")
 	rate := fs.Float64("rate", qmp.DefaultRate, "with --clock virtual: at most this many virtual seconds per wall second")
 	testCmds := fs.Bool("test-commands", false, "enable jobsim's x-jobsim-* commands (scriptable test jobs)")
+	version := fsm.DefaultVersion
+	fs.Var(&version, "qemu", "the QEMU version to speak: 7.2 or 10.0 (schema, greeting, verb table, behaviours)")
 	faultsFile := fs.String("faults", "", "inject the faults of this plan (JSON, see go doc ./faults); each one is logged on stderr")
 	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
 	}
 	opts := qmp.ServerOptions{
-		Options: qmp.Options{Seed: *seed, TestCommands: *testCmds},
+		Options: qmp.Options{Seed: *seed, Version: version, TestCommands: *testCmds},
 		Grace:   *grace,
 		Rate:    *rate,
 	}

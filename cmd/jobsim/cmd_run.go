@@ -21,10 +21,15 @@ func init() {
 }
 
 func runRun(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("run", "run [--format text|json|svg|html] [--seed N] SCENARIO.json", stderr)
+	fs := newFlagSet("run", "run [--format text|json|svg|html] [--seed N] [--qemu VERSION] SCENARIO.json", stderr)
 	format := timelineFormatFlag(fs)
 	seed := fs.Uint64("seed", 0, "tie-break seed (default: the scenario's own seed)")
+	qemu := addQemuFlag(fs)
 	name, err := parseTimelineFlags(fs, args, format, "scenario file")
+	if err != nil {
+		return err
+	}
+	version, err := qemu.version()
 	if err != nil {
 		return err
 	}
@@ -35,7 +40,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	if flagSet(fs, "seed") {
 		s.Seed = *seed
 	}
-	res := s.Run()
+	res := s.RunWith(sim.Options{Seed: s.Seed, Version: version})
 	r := timeline.FromScenario(res)
 	if !res.OK() {
 		r.Failure = fmt.Sprintf("%d expectation(s) not met: %s", len(res.Mismatches), strings.Join(res.Mismatches, "; "))

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/jobfsm/jobfsm/fsm"
 )
 
 // Bounds of the packed state (State): the explorer refuses larger configs.
@@ -32,6 +34,9 @@ type Config struct {
 	NMonitors         int
 	RollbackQEMU72    bool // RollbackRule = "qemu72"
 	FinalizeInWaiting bool
+	// Version is QemuVersion: the QEMU version whose table (fsm.For) every
+	// legality decision asks.
+	Version fsm.Version
 	// CheckDeadlock is the config's CHECK_DEADLOCK (TLC's default: TRUE).
 	CheckDeadlock bool
 }
@@ -72,7 +77,7 @@ var cfgKeywords = map[string]bool{
 var constantNames = []string{
 	"N", "Grouped", "ManualFinalize", "ManualDismiss", "ReadyJobs", "MayFail",
 	"StopOnError", "PrepareMayFail", "BitmapJobs", "MaxDrains", "NMonitors", "RollbackRule",
-	"FinalizeInWaiting",
+	"FinalizeInWaiting", "QemuVersion",
 }
 
 // ParseConfig parses a TLC config: the assignments `Name = value` of its
@@ -202,5 +207,23 @@ func ParseConfig(name string, r io.Reader) (*Config, error) {
 	default:
 		return nil, errAt("FinalizeInWaiting", "want TRUE or FALSE, got "+vals["FinalizeInWaiting"])
 	}
+	qv := vals["QemuVersion"]
+	name, quoted := strings.CutPrefix(qv, `"`)
+	name, closed := strings.CutSuffix(name, `"`)
+	if cfg.Version, err = fsm.ParseVersion(name); err != nil || !quoted || !closed {
+		return nil, errAt("QemuVersion", fmt.Sprintf("want one of %s as a TLA+ string, got %s", quotedVersions(), qv))
+	}
 	return cfg, nil
+}
+
+// Table is the table of the config's QEMU version.
+func (c *Config) Table() *fsm.Table { return fsm.For(c.Version) }
+
+// quotedVersions lists the versions as a config spells them: "7.2", "10.0".
+func quotedVersions() string {
+	var parts []string
+	for _, v := range fsm.Versions() {
+		parts = append(parts, strconv.Quote(v.String()))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -96,7 +96,7 @@ var Invariants = []Invariant{
 	{"PauseConsistent", "I13", func(c *Config, s *State) bool {
 		for j := 0; j < c.N; j++ {
 			o := &s.J[j]
-			if fsm.InPause(o.St) && !(pauseCount(o) > 0 || (o.has(fForced) && s.Abort&c.txn(j) != 0)) {
+			if c.Table().InPause(o.St) && !(pauseCount(o) > 0 || (o.has(fForced) && s.Abort&c.txn(j) != 0)) {
 				return false
 			}
 		}
@@ -129,14 +129,22 @@ var Invariants = []Invariant{
 	}},
 }
 
-// reach[a] is the set of statuses reachable from a along the table (a
-// included), as a bit mask.
-var reach = func() (r [fsm.Null + 1]uint16) {
+// reach[v][a] is the set of statuses reachable from a along version v's
+// table (a included), as a bit mask.
+var reach = func() (r [][fsm.Null + 1]uint16) {
+	r = make([][fsm.Null + 1]uint16, len(fsm.Versions()))
+	for _, v := range fsm.Versions() {
+		r[v] = reachAlong(fsm.For(v))
+	}
+	return r
+}()
+
+func reachAlong(tab *fsm.Table) (r [fsm.Null + 1]uint16) {
 	for a := fsm.Undefined; a <= fsm.Null; a++ {
 		r[a] = 1 << a
 		for changed := true; changed; {
 			changed = false
-			for _, t := range fsm.Transitions() {
+			for _, t := range tab.Transitions() {
 				if r[a]&(1<<t.From) != 0 && r[a]&(1<<t.To) == 0 {
 					r[a] |= 1 << t.To
 					changed = true
@@ -145,13 +153,13 @@ var reach = func() (r [fsm.Null + 1]uint16) {
 		}
 	}
 	return r
-}()
+}
 
 // StepProperties are checked on every transition.
 var StepProperties = []StepProperty{
 	{"StatusAlongTable", "I1", func(c *Config, s, n *State) bool {
 		for j := 0; j < c.N; j++ {
-			if reach[s.J[j].St]&(1<<n.J[j].St) == 0 {
+			if reach[c.Version][s.J[j].St]&(1<<n.J[j].St) == 0 {
 				return false
 			}
 		}

@@ -160,7 +160,7 @@ type gen struct {
 // fire is the spec's Hop(s, Target(t, s)): the status trigger t takes s to,
 // as fsm's table says (the pause/resume mapping, for one).
 func (g *gen) fire(s fsm.Status, t fsm.Trigger) fsm.Status {
-	to, ok := fsm.Target(s, t)
+	to, ok := g.c.Table().Target(s, t)
 	if !ok && g.err == nil {
 		g.err = &fsm.TransitionError{Trigger: t, From: s}
 	}
@@ -168,7 +168,7 @@ func (g *gen) fire(s fsm.Status, t fsm.Trigger) fsm.Status {
 }
 
 func (g *gen) hop(a, b fsm.Status) fsm.Status {
-	if !fsm.Allows(a, b) && g.err == nil {
+	if !g.c.Table().Allows(a, b) && g.err == nil {
 		g.err = &IllegalEdgeError{a, b}
 	}
 	return b
@@ -372,20 +372,20 @@ func (g *gen) client(j int) {
 		}
 	}
 	// Pause
-	if fsm.Permits(st, fsm.VerbPause) && !o.has(fUserPaused) {
+	if g.c.Table().Permits(st, fsm.VerbPause) && !o.has(fUserPaused) {
 		n := *s
 		n.J[j].set(fUserPaused, true)
 		g.out(&n, "Pause")
 	}
 	// Resume
-	if o.has(fUserPaused) && fsm.Permits(st, fsm.VerbResume) {
+	if o.has(fUserPaused) && g.c.Table().Permits(st, fsm.VerbResume) {
 		n := *s
 		n.J[j].set(fUserPaused, false)
 		g.unpauseIfFree(&n, j, pauseCount(o)-1)
 		g.out(&n, "Resume")
 	}
 	// Cancel
-	if fsm.Permits(st, fsm.VerbCancel) {
+	if g.c.Table().Permits(st, fsm.VerbCancel) {
 		for _, force := range []bool{true, false} {
 			if force || !o.has(fUserPaused) {
 				g.cancel(j, force)
@@ -393,13 +393,13 @@ func (g *gen) client(j int) {
 		}
 	}
 	// Complete
-	if fsm.Permits(st, fsm.VerbComplete) && !o.has(fCancelled) {
+	if g.c.Table().Permits(st, fsm.VerbComplete) && !o.has(fCancelled) {
 		n := *s
 		n.J[j].set(fComplete, true)
 		g.out(&n, "Complete")
 	}
 	// Finalize
-	if fsm.Permits(st, fsm.VerbFinalize) || (c.FinalizeInWaiting && st == fsm.Waiting) {
+	if g.c.Table().Permits(st, fsm.VerbFinalize) || (c.FinalizeInWaiting && st == fsm.Waiting) {
 		t := c.txn(j)
 		mem := c.members(s, t)
 		n := *s
@@ -419,13 +419,13 @@ func (g *gen) client(j int) {
 		g.doFinalize(&n, S, "Finalize")
 	}
 	// Dismiss
-	if fsm.Permits(st, fsm.VerbDismiss) {
+	if g.c.Table().Permits(st, fsm.VerbDismiss) {
 		n := *s
 		n.J[j].St = g.hop(st, fsm.Null)
 		g.out(&n, "Dismiss")
 	}
 	// DrainBegin
-	if fsm.Drainable(st) && int(o.Drains) < c.MaxDrains {
+	if g.c.Table().Drainable(st) && int(o.Drains) < c.MaxDrains {
 		n := *s
 		n.J[j].Drains++
 		g.out(&n, "DrainBegin")
@@ -442,7 +442,7 @@ func (g *gen) client(j int) {
 // unpauseIfFree is UnpauseIfFree(j, pc) applied to n.
 func (g *gen) unpauseIfFree(n *State, j int, pc int) {
 	o := &g.s.J[j]
-	if pc == 0 && o.has(fStarted) && !o.has(fDeferred) && fsm.InPause(o.St) {
+	if pc == 0 && o.has(fStarted) && !o.has(fDeferred) && g.c.Table().InPause(o.St) {
 		n.J[j].St = g.fire(o.St, fsm.TriggerUnpause)
 	}
 }
@@ -478,7 +478,7 @@ func (g *gen) cancel(j int, force bool) {
 		n.J[j].set(fCancelled, c1)
 		n.J[j].set(fForced, f1)
 	default:
-		if !o.has(fDeferred) && fsm.InPause(o.St) {
+		if !o.has(fDeferred) && g.c.Table().InPause(o.St) {
 			n.J[j].St = g.fire(o.St, fsm.TriggerUnpause)
 		}
 		n.J[j].set(fUserPaused, false)
@@ -594,7 +594,7 @@ func (g *gen) abortNext(t uint8) {
 		n := *s
 		g.single(&n, h, s0)
 		g.out(&n, "AbortNext")
-	case o.has(fStarted) && !o.has(fDeferred) && fsm.InPause(o.St):
+	case o.has(fStarted) && !o.has(fDeferred) && g.c.Table().InPause(o.St):
 		n := *s
 		n.J[h].St = g.fire(o.St, fsm.TriggerUnpause)
 		g.out(&n, "AbortNext(enter)")

@@ -241,6 +241,7 @@ func createBackup(m *sim.Manager, g *blockdev.Graph, bs, target *blockdev.Node, 
 		}
 		if cbw != nil {
 			g.RemoveFilter(cbw)
+			m.DrainAllFor(sim.DrainBackupFilterUndo)
 		}
 		return nil, err
 	}
@@ -250,21 +251,33 @@ func createBackup(m *sim.Manager, g *blockdev.Graph, bs, target *blockdev.Node, 
 	}
 	// bdrv_cbw_append: the filter opens its target child for writing
 	// (bdrv_insert_node prefixes the failure), then block-copy's bitmap on
-	// the source and the filter's own two bitmaps.
+	// the source (7.2) or on the filter itself (CopyBitmapOnFilter, 10.0)
+	// and the filter's own two bitmaps.
 	if err := target.CheckWritable(); err != nil {
 		return fail(qerr.Generic("Could not create node: %s", err.Error()), nil, nil)
 	}
 	cluster := max(int64(blockdev.DefaultClusterSize), target.SkipFilters().ClusterSize())
-	bcs, err := bs.CreateBitmap(cluster, "")
-	if err != nil {
-		return fail(err, nil, nil)
+	onFilter := m.Has(sim.CopyBitmapOnFilter)
+	var bcs *blockdev.DirtyBitmap
+	var err error
+	if !onFilter {
+		if bcs, err = bs.CreateBitmap(cluster, ""); err != nil {
+			return fail(err, nil, nil)
+		}
+		bcs.SetDisabled(true)
 	}
-	bcs.SetDisabled(true)
 	cbw, err := g.InsertFilter(blockdev.DriverCBW, a.FilterNodeName, bs)
 	if err != nil {
 		return fail(err, nil, bcs)
 	}
+	if onFilter {
+		if bcs, err = cbw.CreateBitmap(cluster, ""); err != nil {
+			return fail(err, cbw, nil)
+		}
+		bcs.SetDisabled(true)
+	}
 	g.AddFilterChild(cbw, "target", target)
+	m.DrainAllFor(sim.DrainBackupFilter)
 	done, _ := cbw.CreateBitmap(cluster, "")
 	done.SetDisabled(true)
 	access, _ := cbw.CreateBitmap(cluster, "")
@@ -286,6 +299,7 @@ func createBackup(m *sim.Manager, g *blockdev.Graph, bs, target *blockdev.Node, 
 	j.Data = d
 	g.AttachJob(&d.u, "main node", cbw, blockerText(sim.TypeBackup))
 	g.AttachJob(&d.u, "target", target, blockerText(sim.TypeBackup))
+	m.DrainAllFor(sim.DrainBackupJobNodes)
 	cbw.SetHook(d)
 	// backup_init_bcs_bitmap
 	if sync == SyncBitmap {
@@ -464,6 +478,7 @@ func (b *backupJob) Clean(j *sim.Job) {
 		}
 		b.g.RemoveFilter(b.cbw)
 		b.cbw = nil
+		j.Manager().DrainAllFor(sim.DrainBackupClean)
 	}
 	if b.bcs != nil {
 		b.bcs.Release()

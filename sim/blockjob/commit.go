@@ -143,6 +143,7 @@ func Commit(m *sim.Manager, g *blockdev.Graph, a CommitArgs) (*sim.Job, error) {
 	}
 	d := &commitJob{top: top, overlay: overlay, chainJob: chainJob{u: user{m: m, t: sim.TypeCommit},
 		g: g, device: bs, base: base, onError: onError, header: header}}
+	m.DrainAllFor(sim.DrainCommitBeforeJob)
 	j, err := m.Create(a.spec("", d, nil))
 	if err != nil {
 		return nil, err
@@ -171,6 +172,7 @@ func Commit(m *sim.Manager, g *blockdev.Graph, a CommitArgs) (*sim.Job, error) {
 		m.EarlyFail(j)
 		return nil, err
 	}
+	m.DrainAllFor(sim.DrainCommitJobNodes)
 	m.Start(j)
 	return j, nil
 }
@@ -242,4 +244,9 @@ func (d *commitJob) Clean(j *sim.Job) {
 	d.removeFilter()
 	d.g.DetachBackend(d.baseBB)
 	d.g.DetachJob(&d.u)
+	if d.prepared {
+		j.Manager().DrainAllFor(sim.DrainCommitDone)
+	} else {
+		j.Manager().DrainAllFor(sim.DrainCommitAbort)
+	}
 }

@@ -63,10 +63,12 @@ type mirrorJob struct {
 	shouldComplete bool
 	activelySynced bool
 	exited         bool
-	ret            errno.Errno
-	cursor         int64
-	rl             rateLimit
-	wasClean       bool
+	// copyToTarget, headDirty and tailDirty carry one guest write from
+	// BeforeWrite to AfterWrite.
+	copyToTarget, headDirty, tailDirty bool
+	ret                                errno.Errno
+	cursor                             int64
+	rl                                 rateLimit
 	// drained: the source's guest writes are held from the end of Run
 	// until exit (mirror_run's need_drain / s->in_drain).
 	drained bool
@@ -185,9 +187,11 @@ func startMirror(m *sim.Manager, g *blockdev.Graph, d *mirrorJob, bs, target *bl
 		return nil, err
 	}
 	d.filter = filter
+	m.DrainAllFor(sim.DrainMirrorTopAppend)
 	j, err := m.Create(c.spec(defaultID, d, nil))
 	if err != nil {
 		g.RemoveFilter(filter)
+		m.DrainAllFor(sim.DrainMirrorTopDrop)
 		return nil, err
 	}
 	d.u.j = j
@@ -218,41 +222,80 @@ func startMirror(m *sim.Manager, g *blockdev.Graph, d *mirrorJob, bs, target *bl
 		}
 	}
 	filter.SetHook(d)
+	m.DrainAllFor(sim.DrainMirrorAttach)
 	m.Start(j)
 	return j, nil
 }
 
-// BeforeWrite notes whether the write lands on clean granules, so the
-// write-blocking path knows it may mark them clean again once the target
-// has the same bytes.
+// BeforeWrite is the start of bdrv_mirror_top_do_write: whether this
+// write also goes to the target (should_copy_to_target: write-blocking
+// mode, no error, not cancelled; since 8.2 the mode can change while the
+// job runs, block-job-change), and the dirtiness of the granules the write
+// covers only in part, which do_sync_target_write leaves as they were. The
+// job's bitmap is enabled on the source here, so the write itself marks
+// every granule it touches; AfterWrite puts back what QEMU's disabled
+// bitmap, set by hand, would hold.
 func (d *mirrorJob) BeforeWrite(off, n int64) error {
-	d.wasClean = false
-	if d.copyMode == CopyWriteBlocking && d.activelySynced && d.dirty != nil {
-		s, _, ok := d.dirty.NextDirtyArea(off-off%d.gran, n+off%d.gran)
-		d.wasClean = !ok || s >= off+n
+	d.copyToTarget = d.copyMode == CopyWriteBlocking && d.ret == 0 && !d.exited &&
+		d.u.j != nil && !d.u.j.IsCancelled() && d.dirty != nil
+	if d.copyToTarget {
+		d.headDirty = off%d.gran != 0 && d.dirty.Get(off)
+		d.tailDirty = (off+n)%d.gran != 0 && d.dirty.Get(off+n-1)
 	}
 	return nil
 }
 
-// AfterWrite is bdrv_mirror_top_do_write's active path: in write-blocking
-// mode, once synced, the guest write also goes to the target at once.
+// AfterWrite is the rest of bdrv_mirror_top_do_write once the source has
+// the data. Background: the written range is dirty (the source's bitmap
+// marked it) and the job is no longer actively synced. Write-blocking:
+// do_sync_target_write — partial granules that were dirty are left out,
+// the whole granules in between are clean once the target has the bytes,
+// the job's progress grows by the bytes on both sides, and a target
+// failure dirties the range again and takes the target error policy.
 func (d *mirrorJob) AfterWrite(off int64, p []byte) error {
-	if d.copyMode != CopyWriteBlocking || !d.activelySynced || d.exited {
+	if d.dirty == nil || d.exited {
 		return nil
 	}
-	if _, err := d.target.Write(off, p); err != nil {
+	if !d.copyToTarget {
 		d.activelySynced = false
-		if d.u.j != nil {
-			act := d.u.j.ErrorAction(d.onTarget, false, ioErrno(err))
-			if act == sim.ActionReport && d.ret == 0 {
-				d.ret = ioErrno(err)
-			}
+		return nil
+	}
+	w := off + int64(len(p))
+	start, end := off, w
+	if d.headDirty {
+		start = (off/d.gran + 1) * d.gran
+	}
+	if d.tailDirty {
+		end -= end % d.gran
+	}
+	// the granules the write covered only in part get their state back
+	// (clean ones stay clean: their other bytes were in sync already)
+	if off%d.gran != 0 && !d.headDirty {
+		d.dirty.ResetRange(off-off%d.gran, d.gran)
+	}
+	if w%d.gran != 0 && !d.tailDirty {
+		d.dirty.ResetRange(w-w%d.gran, d.gran)
+	}
+	if start >= end {
+		return nil
+	}
+	if first, last := (start+d.gran-1)/d.gran*d.gran, end/d.gran*d.gran; first < last {
+		d.dirty.ResetRange(first, last-first)
+	}
+	j := d.u.j
+	n := end - start
+	j.AddProgressTotal(n)
+	if _, err := d.target.Write(start, p[start-off:end-off]); err != nil {
+		first := start / d.gran * d.gran
+		d.dirty.SetRange(first, (end+d.gran-1)/d.gran*d.gran-first)
+		d.activelySynced = false
+		act := j.ErrorAction(d.onTarget, false, ioErrno(err))
+		if act == sim.ActionReport && d.ret == 0 {
+			d.ret = ioErrno(err)
 		}
 		return nil
 	}
-	if d.wasClean {
-		d.dirty.ResetRange(off, int64(len(p)))
-	}
+	j.AddProgress(n)
 	return nil
 }
 
@@ -305,10 +348,14 @@ func (d *mirrorJob) Run(j *sim.Job) sim.Step {
 	if cnt == 0 {
 		if !d.ready {
 			d.ready = true
-			if d.copyMode == CopyWriteBlocking {
-				d.activelySynced = true
-			}
 			j.TransitionToReady()
+		}
+		// Nothing dirty, nothing in flight: from now on a write-blocking
+		// mirror's target follows every guest write (mirror_run; since 8.2
+		// on every such iteration, so a mirror switched to write-blocking
+		// by block-job-change after READY becomes actively synced too).
+		if d.copyMode == CopyWriteBlocking {
+			d.activelySynced = true
 		}
 		if d.shouldComplete || j.CancelRequested() {
 			return d.finish(nil)
@@ -428,6 +475,45 @@ func (d *mirrorJob) undrain() {
 	}
 }
 
+// Query is mirror_query (MirrorQuery, 10.0): query-block-jobs' mirror
+// branch. Active commit runs this code under its own driver, which has no
+// query.
+func (d *mirrorJob) Query(j *sim.Job, in *sim.BlockJobInfo) {
+	if d.isCommit || !j.Manager().Has(sim.MirrorQuery) {
+		return
+	}
+	synced := d.activelySynced
+	in.ActivelySynced = &synced
+}
+
+// Changeable reports whether the job has block-job-change (MirrorChange):
+// mirror_job_driver has change, the active commit driver has not.
+func (d *mirrorJob) Changeable() bool { return !d.isCommit }
+
+// Change is mirror_change: the branch's copy mode (background when the
+// client named another job type: QEMU reads the mirror branch of the union
+// whatever the type) against the current one; only background to
+// write-blocking is implemented. The new mode takes effect for the next
+// guest write; actively-synced follows once the loop finds nothing dirty.
+func (d *mirrorJob) Change(j *sim.Job, o sim.ChangeOptions) error {
+	want := CopyBackground
+	if o.Type == sim.TypeMirror && o.CopyMode != "" {
+		want = o.CopyMode
+	}
+	cur := d.copyMode
+	if cur == "" {
+		cur = CopyBackground
+	}
+	if want == cur {
+		return nil
+	}
+	if want != CopyWriteBlocking {
+		return qerr.Generic("Change to copy mode '%s' is not implemented", want)
+	}
+	d.copyMode = CopyWriteBlocking
+	return nil
+}
+
 // Complete is mirror_complete: pivot at the end of the job; a paused job
 // completes after it is resumed.
 func (d *mirrorJob) Complete(j *sim.Job) error {
@@ -463,8 +549,10 @@ func (d *mirrorJob) exit(j *sim.Job, abort bool) {
 		return
 	}
 	d.exited = true
+	step := sim.DrainMirrorExit
 	if d.shouldComplete && !abort {
 		d.g.ReplaceNode(d.toReplace, d.target)
+		step = sim.DrainMirrorPivot
 	}
 	if d.toReplace != nil {
 		d.g.Unblock(d.toReplace, d)
@@ -477,6 +565,7 @@ func (d *mirrorJob) exit(j *sim.Job, abort bool) {
 	d.g.DetachBackend(d.targetBB)
 	d.g.DetachJob(&d.u)
 	d.undrain()
+	j.Manager().DrainAllFor(step)
 }
 
 // Free drops anything left (a job freed without finalizing).

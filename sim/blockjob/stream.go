@@ -90,9 +90,11 @@ func Stream(m *sim.Manager, g *blockdev.Graph, a StreamArgs) (*sim.Job, error) {
 		return nil, err
 	}
 	d.filter = cor
+	m.DrainAllFor(sim.DrainStreamFilter)
 	j, err := m.Create(a.spec("", d, nil))
 	if err != nil {
 		g.RemoveFilter(cor)
+		m.DrainAllFor(sim.DrainStreamFilterUndo)
 		return nil, err
 	}
 	d.u.j = j
@@ -103,6 +105,7 @@ func Stream(m *sim.Manager, g *blockdev.Graph, a StreamArgs) (*sim.Job, error) {
 	for n := bs.Backing(); n != nil && n != base; n = n.Backing() {
 		g.AttachJob(&d.u, "intermediate node", n, reason)
 	}
+	m.DrainAllFor(sim.DrainStreamJobNodes)
 	m.Start(j)
 	return j, nil
 }
@@ -111,6 +114,7 @@ func Stream(m *sim.Manager, g *blockdev.Graph, a StreamArgs) (*sim.Job, error) {
 type streamJob struct {
 	chainJob
 	firstErr errno.Errno
+	prepared bool // Prepare succeeded: Clean drains as on success
 }
 
 func (d *streamJob) Type() sim.JobType { return sim.TypeStream }
@@ -162,10 +166,28 @@ func (d *streamJob) Run(j *sim.Job) sim.Step {
 
 // Prepare is stream_prepare: the device's backing becomes base (none when
 // the whole chain was streamed).
-func (d *streamJob) Prepare(j *sim.Job) error { return d.rebase(d.device) }
+func (d *streamJob) Prepare(j *sim.Job) error {
+	if err := d.rebase(d.device); err != nil {
+		return err
+	}
+	d.prepared = true
+	return nil
+}
 
 // Clean is stream_clean: the copy-on-read filter goes.
 func (d *streamJob) Clean(j *sim.Job) {
 	d.removeFilter()
 	d.g.DetachJob(&d.u)
+	if d.prepared {
+		j.Manager().DrainAllFor(sim.DrainStreamDone)
+	} else {
+		j.Manager().DrainAllFor(sim.DrainStreamAbort)
+	}
+}
+
+// Free lets go of the job's nodes (chainJob.Free), then drains as
+// stream's free does.
+func (d *streamJob) Free(j *sim.Job) {
+	d.chainJob.Free(j)
+	j.Manager().DrainAllFor(sim.DrainStreamFree)
 }

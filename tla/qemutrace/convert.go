@@ -2,6 +2,7 @@ package qemutrace
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,6 +38,10 @@ type Line struct {
 // Trace is one converted transcript.
 type Trace struct {
 	Source string
+	// Version is the QEMU version that recorded the transcript, whose table
+	// (the spec's QemuVersion) must explain it. Convert leaves it 7.2; the
+	// caller sets it (qemutrace convert -qemu).
+	Version fsm.Version
 	// Names are the QEMU ids of spec jobs 1..N.
 	Names []string
 	// The spec's per-job CONSTANTS (1-based job numbers).
@@ -303,6 +308,17 @@ func Convert(source string, scn *conformance.Scenario, tr *conformance.Transcrip
 			d, _ := e["desc"].(string)
 			errDesc = &d
 		}
+		// A command QEMU never answered (a scenario's last "hang" step:
+		// reference §12's grouped rollback, which polls forever for an
+		// unstarted member) failed without an error text; only the members
+		// the rollback reached before it hung (those with an aborting
+		// event) have a rollback line: JobLifecycle's qemu72 rule then
+		// blocks on the next one, as QEMU does.
+		_, hung := r["no_answer_within"]
+		if hung {
+			d := ""
+			errDesc = &d
+		}
 		a := after
 		args, _ := st.Send["arguments"].(map[string]any)
 
@@ -356,6 +372,9 @@ func Convert(source string, scn *conformance.Scenario, tr *conformance.Transcrip
 			}
 			if errDesc != nil {
 				for _, k := range ks {
+					if hung && !slices.Contains(seqOf[k], "aborting") {
+						continue
+					}
 					if early[k] {
 						out.Commands = append(out.Commands, Line{Op: "early-fail", Job: jobName(k), After: ptr(a), Cmd: ex})
 						continue

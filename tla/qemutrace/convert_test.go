@@ -124,7 +124,7 @@ func TestConvertHandWritten(t *testing.T) {
 	got := string(groups[0].Marshal())
 	hdr, rest, _ := strings.Cut(got, "\n")
 	wantHdr := `{"op":"config","seed":0,"n":8,"grouped":[],"manual_finalize":[3],"manual_dismiss":[1],"ready":[1],` +
-		`"may_fail":[],"stop_on_error":[3],"prepare_may_fail":[],"max_drains":1,"monitors":0,"traces":1}`
+		`"may_fail":[],"stop_on_error":[3],"prepare_may_fail":[],"max_drains":1,"monitors":0,"qemu":"7.2","traces":1}`
 	if hdr != wantHdr {
 		t.Errorf("header:\n got %s\nwant %s", hdr, wantHdr)
 	}

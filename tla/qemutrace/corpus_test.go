@@ -1,6 +1,7 @@
 package qemutrace
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,7 +57,7 @@ func TestConvertEveryRecordedTranscript(t *testing.T) {
 	for _, c := range []struct {
 		dir  string
 		want int
-	}{{corpus, 72}, {filepath.Join(corpus, "qemu-10.0"), 72}, {ref, 19}} {
+	}{{corpus, 73}, {filepath.Join(corpus, "qemu-10.0"), 73}, {ref, 19}} {
 		got := convertDir(t, c.dir, corpus)
 		if len(got) != c.want {
 			t.Errorf("%s: %d transcripts converted, want %d", c.dir, len(got), c.want)
@@ -90,6 +91,20 @@ func TestConvertedFindings(t *testing.T) {
 		}
 		if d := strings.Join([]string{g.Events[idx(g, "j2", "created")+1].Job, g.Events[idx(g, "j2", "created")+1].To}, " "); d != "j3 created" {
 			t.Errorf("%s/txn_grouped_cancel: after j2 created comes %q, want the other member's creation", dir, d)
+		}
+		// reference §12: the rollback reached b (aborting), then hung on a
+		// (never started): one rollback line, b's; TLC's qemu72 rule then
+		// blocks, as QEMU did, with every line explained
+		h := trs["txn_grouped_rollback_hang"]
+		if h == nil {
+			t.Fatalf("%s: txn_grouped_rollback_hang not converted", dir)
+		}
+		var lines []string
+		for _, c := range h.Commands {
+			lines = append(lines, fmt.Sprintf("%s %s%s rollback=%v", c.Op, c.Job, strings.Join(c.Jobs, ","), c.Rollback))
+		}
+		if got, want := strings.Join(lines, "; "), "create j1,j2 rollback=false; verb j2 rollback=true"; got != want {
+			t.Errorf("%s/txn_grouped_rollback_hang: commands %q, want %q", dir, got, want)
 		}
 	}
 }

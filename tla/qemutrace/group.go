@@ -69,7 +69,7 @@ func GroupTraces(traces []*Trace, maxDrains int) []*Group {
 	for _, t := range traces {
 		h := Header{Header: tracegen.Header{Op: "config", N: MaxJobs, Grouped: ints(t.Grouped), ManualFinalize: ints(t.ManualFinalize),
 			ManualDismiss: ints(t.ManualDismiss), Ready: ints(t.Ready), MayFail: ints(t.MayFail),
-			StopOnError: ints(t.StopOnError), PrepareMayFail: ints(t.PrepareMayFail), MaxDrains: maxDrains}}
+			StopOnError: ints(t.StopOnError), PrepareMayFail: ints(t.PrepareMayFail), MaxDrains: maxDrains, Qemu: t.Version}}
 		b, _ := json.Marshal(h)
 		k := string(b)
 		g := byKey[k]

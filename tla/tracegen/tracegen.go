@@ -43,6 +43,9 @@ type Header struct {
 	PrepareMayFail []int  `json:"prepare_may_fail"`
 	MaxDrains      int    `json:"max_drains"`
 	Monitors       int    `json:"monitors"`
+	// Qemu is the QEMU version whose table explains the trace (the spec's
+	// QemuVersion): the simulator's version for a simulator trace.
+	Qemu fsm.Version `json:"qemu"`
 }
 
 // Line is one step of the trace.
@@ -58,6 +61,8 @@ type Line struct {
 type Options struct {
 	Seed  uint64
 	Steps int // random actions after the jobs exist (default 80)
+	// Version is the QEMU version the simulator follows (default 7.2).
+	Version fsm.Version
 }
 
 type job struct {
@@ -125,8 +130,9 @@ func Generate(w io.Writer, opt Options) error {
 		opt.Steps = 80
 	}
 	g := &gen{rng: rand.New(rand.NewPCG(opt.Seed, 0x7a1e)), w: w, enc: json.NewEncoder(w), byID: map[string]*job{}}
-	g.m = sim.New(sim.Options{Seed: opt.Seed, Tracer: g.tracer})
+	g.m = sim.New(sim.Options{Seed: opt.Seed, Tracer: g.tracer, Version: opt.Version})
 	g.scenario(opt.Seed)
+	g.hdr.Qemu = g.m.Version()
 	g.write(g.hdr)
 	for range g.hdr.Monitors {
 		g.mons = append(g.mons, g.m.NewMonitor())

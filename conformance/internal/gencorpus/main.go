@@ -563,6 +563,13 @@ func deviations() {
 		s(null("n0", 4*MiB), rawNode("src"), bm("src", "b0"), ex("query-named-block-nodes", M{"flat": true})),
 		// QEMU numbers implicit nodes (#blockNNN) differently in every run
 		imgs("src", data), mask("node-name"), func(s *scenario) { s.Deviation = "D12" })
+	// reference §12 (scripts/rollback-hang.py): QEMU never answers, and a
+	// hung monitor answers nothing more, so the hang is the last step
+	hang := tx([]any{tb("a", "s0", "t0", "speed", 1), tb("b", "s1", "t1", "speed", 1), tb("c", "s0", "nosuch")}, "grouped")
+	hang["hang"] = "2s"
+	add("txn_grouped_rollback_hang", "a grouped transaction of two backups and a third whose target does not exist: QEMU rolls b back (aborting, concluded, null), then polls forever for a, which was never started, and never answers the transaction (reference §12); jobsim completes a directly and answers the error (D1)",
+		s(null("s0", GiB), null("t0", GiB), null("s1", GiB), null("t1", GiB), hang),
+		func(s *scenario) { s.Deviation = "D1" })
 }
 
 func main() {

@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/jobfsm/jobfsm/conformance"
+	"github.com/jobfsm/jobfsm/fsm"
 	"github.com/jobfsm/jobfsm/tla/qemutrace"
 )
 
@@ -47,7 +48,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: qemutrace convert -out DIR -prefix P -max-drains M -scenarios DIR TRANSCRIPT...\n       qemutrace verdict GROUP.ndjson TLC-DUMP [GROUP.ndjson TLC-DUMP]...")
+	fmt.Fprintln(os.Stderr, "usage: qemutrace convert [-qemu VERSION] -out DIR -prefix P -max-drains M -scenarios DIR TRANSCRIPT...\n       qemutrace verdict GROUP.ndjson TLC-DUMP [GROUP.ndjson TLC-DUMP]...")
 	os.Exit(2)
 }
 
@@ -58,6 +59,8 @@ func convert(args []string) error {
 	drains := fs.Int("max-drains", 1, "MaxDrains of every group")
 	scenarios := fs.String("scenarios", "", "directory of the scenarios of transcripts that have none beside them")
 	root := fs.String("root", "", "directory the trace's source names are relative to")
+	var version fsm.Version
+	fs.Var(&version, "qemu", "the QEMU version that recorded every transcript given (7.2, 10.0): whose table explains them")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -91,6 +94,7 @@ func convert(args []string) error {
 		if err != nil {
 			return err
 		}
+		t.Version = version
 		traces = append(traces, t)
 	}
 	groups := qemutrace.GroupTraces(traces, *drains)

@@ -1,0 +1,66 @@
+package model
+
+import (
+	"testing"
+
+	"github.com/jobfsm/jobfsm/fsm"
+)
+
+// block-job-change (QEMU 10.0, spec/qemu-10.0.md §5): the verb check of
+// JobVerbTable's change row first (a paused mirror passes it, a concluded
+// one is refused with QEMU's text), then the driver: only a mirror has a
+// .change ("Job type does not support change" for a backup). QEMU 7.2 has no
+// such command: the model of 7.2 refuses the verb as unknown. Texts from
+// spec/qemu-10.0.md, not from the model.
+func TestChangeVerbPerVersion(t *testing.T) {
+	m := NewAt(fsm.QEMU10_0)
+	m.NoCalls = true
+	if m.Version() != fsm.QEMU10_0 {
+		t.Fatalf("Version() = %s", m.Version())
+	}
+	mirror := Spec{ID: "m0", Type: "mirror", Block: true, AutoFinalize: true, AutoDismiss: false, Ready: true, HasComplete: true}
+	startAll(t, m, mirror, backup("b0", 0))
+	j, b := m.Job("m0"), m.Job("b0")
+	change := Action{Op: OpVerb, Verb: fsm.VerbChange, Block: true}
+	if err := m.Verb(j, change); err != nil {
+		t.Errorf("change on a running mirror: %v", err)
+	}
+	if err := m.Verb(b, change); err == nil || err.Error() != "Job type does not support change" {
+		t.Errorf("change on a backup: %v", err)
+	}
+	if err := m.Pause(j); err != nil {
+		t.Fatal(err)
+	}
+	feed(t, m, "m0 paused")
+	if err := m.Verb(j, change); err != nil {
+		t.Errorf("change on a paused mirror: %v", err)
+	}
+	if err := m.Cancel(j, false, true); err != nil {
+		t.Fatal(err)
+	}
+	feed(t, m, "m0 running", "m0 aborting", "CANCELLED m0", "m0 concluded")
+	want := "Job 'm0' in state 'concluded' cannot accept command verb 'change'"
+	if err := m.Verb(j, change); err == nil || err.Error() != want {
+		t.Errorf("change on a concluded mirror: %v, want %q", err, want)
+	}
+
+	m72 := newRefModel()
+	startAll(t, m72, mirror)
+	if err := m72.Verb(m72.Job("m0"), change); err == nil || err.Error() != "model: change is not a job verb of QEMU 7.2" {
+		t.Errorf("change under 7.2: %v", err)
+	}
+}
+
+// I2 judges an accepted verb by the history's version's table: change
+// accepted in running is a violation under 7.2's and fine under 10.0's.
+func TestHistoryJudgesVerbsByVersion(t *testing.T) {
+	for _, c := range []struct {
+		v    fsm.Version
+		fail bool
+	}{{fsm.QEMU7_2, true}, {fsm.QEMU10_0, false}} {
+		o := &Obs{Hist: NewHistoryAt(c.v), Verb: &VerbTry{Cmd: "block-job-change", ID: "m0", Verb: fsm.VerbChange, Found: true, Before: fsm.Running}}
+		if err := checkI2(o); (err != nil) != c.fail {
+			t.Errorf("%s: checkI2 = %v, want failure %v", c.v, err, c.fail)
+		}
+	}
+}

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/jobfsm/jobfsm/fsm"
+)
+
+// TestRenderNamesTheKnownDifferences: the page states the differences
+// spec/qemu-10.0.md measured (§5, §7, §9), read from the data.
+func TestRenderNamesTheKnownDifferences(t *testing.T) {
+	schemas := map[fsm.Version]*schemaFile{}
+	for _, v := range fsm.Versions() {
+		f, err := os.Open("../../schema/qemu-" + v.String() + ".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s schemaFile
+		if err := decode(f, &s); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		schemas[v] = &s
+	}
+	page := render(schemas)
+	for _, want := range []string{
+		"| change | — | created, running, paused, ready, standby |",
+		"- 10.0 against 7.2: identical",
+		"(76 against 74): added `block-job-change`, `blockdev-set-active`; query-commands lists them in another order",
+		`"package":"Debian 1:10.0.13+ds-0+deb13u1"`,
+		"| txn-completion-mode-first | 10.0 |",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("spec/versions.md lacks %q:\n%s", want, page)
+		}
+	}
+	committed, err := os.ReadFile("../../../spec/versions.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(committed) != page {
+		t.Errorf("spec/versions.md is stale: run go generate ./qmp")
+	}
+}

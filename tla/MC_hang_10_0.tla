@@ -1,0 +1,4 @@
+---- MODULE MC_hang_10_0 ----
+\* MC_hang_10_0: see MC_hang_10_0.cfg for the bounds and what TLC must report
+EXTENDS JobLifecycle
+====
