@@ -1,6 +1,10 @@
 package sim
 
-import "github.com/jobfsm/jobfsm/fsm"
+import (
+	"fmt"
+
+	"github.com/jobfsm/jobfsm/fsm"
+)
 
 // Drains of every node.
 //
@@ -92,6 +96,50 @@ const (
 	DrainJobFree
 	numDrainSteps
 )
+
+var drainStepNames = [numDrainSteps]string{
+	DrainTransaction:      "transaction: before any action (qmp_transaction)",
+	DrainOpenChild:        "blockdev-add: each child that is not a backing file (bdrv_open_child)",
+	DrainOpenBacking:      "blockdev-add: a backing child",
+	DrainCloseNode:        "blockdev-del: each node closed (bdrv_close)",
+	DrainBackupFilter:     "backup created: copy-before-write filter in (bdrv_cbw_append)",
+	DrainBackupJobNodes:   "backup created: the job takes its nodes (block_job_create)",
+	DrainBackupFilterUndo: "backup refused after the filter went in",
+	DrainBackupClean:      "backup ends: filter out (backup_clean)",
+	DrainMirrorTopAppend:  "mirror created: mirror_top in (mirror_start_job)",
+	DrainMirrorAttach:     "mirror created: the job takes its nodes",
+	DrainMirrorTopDrop:    "mirror refused after mirror_top went in",
+	DrainMirrorExit:       "mirror ends without pivot (mirror_exit_common)",
+	DrainMirrorPivot:      "mirror ends with pivot (mirror_exit_common)",
+	DrainCommitBeforeJob:  "commit created: before the job exists (commit_start)",
+	DrainCommitJobNodes:   "commit created: commit_top in, the job takes its nodes",
+	DrainCommitDone:       "commit succeeds (commit_prepare, commit_clean)",
+	DrainCommitAbort:      "commit cancelled or failed (commit_abort, commit_clean)",
+	DrainStreamFilter:     "stream created: copy-on-read filter in (stream_start)",
+	DrainStreamJobNodes:   "stream created: the job takes its nodes",
+	DrainStreamFilterUndo: "stream refused after the filter went in",
+	DrainStreamDone:       "stream succeeds (stream_prepare, stream_clean)",
+	DrainStreamAbort:      "stream cancelled or failed (stream_clean)",
+	DrainStreamFree:       "stream freed: on top of every job's freeing",
+	DrainJobFree:          "any block job freed after null (block_job_remove_all_bdrv)",
+}
+
+// String says which step of which command or completion drains.
+func (s DrainStep) String() string {
+	if s < numDrainSteps {
+		return drainStepNames[s]
+	}
+	return fmt.Sprintf("DrainStep(%d)", uint8(s))
+}
+
+// DrainSteps returns every step, in declaration order.
+func DrainSteps() []DrainStep {
+	out := make([]DrainStep, numDrainSteps)
+	for i := range out {
+		out[i] = DrainStep(i)
+	}
+	return out
+}
 
 // drainsPerStep is how many drains of every node each step causes, per
 // version. Measured on qemu-storage-daemon 7.2.22 and 10.0.13 with a
