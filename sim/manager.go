@@ -362,10 +362,7 @@ const maxCancelledWaits = 1 << 20
 func (m *Manager) wait(j *Job, ns int64) {
 	j.busy = false
 	j.waitEnter = true
-	if ns < 0 {
-		ns = 0
-	}
-	j.sleep = m.eng.schedule(m.eng.now+ns, func() {
+	j.sleep = m.eng.schedule(m.eng.now+max(ns, 0), func() {
 		j.sleep = nil
 		m.enter(j)
 	})
@@ -778,15 +775,10 @@ func (m *Manager) Settle() {
 // Advance runs everything due within d nanoseconds, then sets the clock to
 // now+d.
 func (m *Manager) Advance(d int64) {
-	if d < 0 {
-		d = 0
-	}
-	end := m.eng.now + d
+	end := m.eng.now + max(d, 0)
 	for m.eng.runOne(end) {
 	}
-	if m.eng.now < end {
-		m.eng.now = end
-	}
+	m.eng.now = max(m.eng.now, end)
 }
 
 // Step runs the next queued entry, advancing the clock to it; false when
