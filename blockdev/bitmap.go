@@ -28,14 +28,6 @@ type DirtyBitmap struct {
 // MaxBitmapName is BDRV_BITMAP_MAX_NAME_SIZE.
 const MaxBitmapName = 1023
 
-func granShift(g int64) int64 {
-	s := int64(0)
-	for int64(1)<<s < g {
-		s++
-	}
-	return s
-}
-
 // CreateBitmap is bdrv_create_dirty_bitmap: name "" makes an anonymous
 // bitmap. The new bitmap is listed first.
 func (n *Node) CreateBitmap(gran int64, name string) (*DirtyBitmap, error) {
@@ -151,16 +143,6 @@ func (b *DirtyBitmap) ResetRange(off, n int64) {
 
 // Get reports whether the granule holding byte off is dirty.
 func (b *DirtyBitmap) Get(off int64) bool { return b.bits.Get(off / b.gran) }
-
-// NextDirty returns the byte offset of the first dirty granule at or after
-// off, or -1.
-func (b *DirtyBitmap) NextDirty(off int64) int64 {
-	i := b.bits.Next(off / b.gran)
-	if i < 0 {
-		return -1
-	}
-	return max(i*b.gran, off)
-}
 
 // NextDirtyArea returns the first dirty run at or after off, at most max
 // bytes long, clipped to the bitmap size; ok false when none.
@@ -349,53 +331,35 @@ func (g *Graph) LookupBitmap(node, name string) (*DirtyBitmap, error) {
 
 // BitmapRemove is block-dirty-bitmap-remove.
 func (g *Graph) BitmapRemove(node, name string) error {
-	bm, err := g.LookupBitmap(node, name)
-	if err != nil {
-		return err
-	}
-	if err := bm.Check(CheckBusy | CheckRO); err != nil {
-		return err
-	}
-	bm.Release()
-	return nil
+	return g.onBitmap(node, name, CheckBusy|CheckRO, (*DirtyBitmap).Release)
 }
 
 // BitmapClear is block-dirty-bitmap-clear.
 func (g *Graph) BitmapClear(node, name string) error {
-	bm, err := g.LookupBitmap(node, name)
-	if err != nil {
-		return err
-	}
-	if err := bm.Check(CheckDefault); err != nil {
-		return err
-	}
-	bm.Clear()
-	return nil
+	return g.onBitmap(node, name, CheckDefault, (*DirtyBitmap).Clear)
 }
 
 // BitmapEnable is block-dirty-bitmap-enable.
 func (g *Graph) BitmapEnable(node, name string) error {
-	bm, err := g.LookupBitmap(node, name)
-	if err != nil {
-		return err
-	}
-	if err := bm.Check(CheckAllowRO); err != nil {
-		return err
-	}
-	bm.disabled = false
-	return nil
+	return g.onBitmap(node, name, CheckAllowRO, func(bm *DirtyBitmap) { bm.disabled = false })
 }
 
 // BitmapDisable is block-dirty-bitmap-disable.
 func (g *Graph) BitmapDisable(node, name string) error {
+	return g.onBitmap(node, name, CheckAllowRO, func(bm *DirtyBitmap) { bm.disabled = true })
+}
+
+// onBitmap is the shape of the bitmap commands that change one bitmap: the
+// lookup, the command's checks, then the change.
+func (g *Graph) onBitmap(node, name string, checks BitmapCheck, change func(*DirtyBitmap)) error {
 	bm, err := g.LookupBitmap(node, name)
 	if err != nil {
 		return err
 	}
-	if err := bm.Check(CheckAllowRO); err != nil {
+	if err := bm.Check(checks); err != nil {
 		return err
 	}
-	bm.disabled = true
+	change(bm)
 	return nil
 }
 

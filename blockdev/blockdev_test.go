@@ -315,34 +315,31 @@ func TestSuccessor(t *testing.T) {
 func TestNodeErrors(t *testing.T) {
 	g := NewGraph()
 	G := qerr.GenericError
-	_, err := g.AddNode(NodeOptions{Driver: DriverNullCo})
-	mustErr(t, err, G, "'node-name' must be specified for the root node")
-	_, err = g.AddNode(NodeOptions{Driver: "vmdkx", NodeName: "a"})
-	mustErr(t, err, G, "Parameter 'driver' does not accept value 'vmdkx'")
-	_, err = g.AddNode(NodeOptions{Driver: DriverNullCo, NodeName: "1a"})
-	mustErr(t, err, G, "Invalid node-name: '1a'")
-	_, err = g.AddNode(NodeOptions{Driver: DriverRaw, NodeName: "r", File: &NodeRef{Ref: "nope"}})
-	mustErr(t, err, G, "Cannot find device='nope' nor node-name='nope'")
-	_, err = g.AddNode(NodeOptions{Driver: DriverRaw, NodeName: "r", File: &NodeRef{Options: &NodeOptions{Driver: DriverFile}}})
-	mustErr(t, err, G, "Parameter 'file.filename' is missing")
-	_, err = g.AddNode(NodeOptions{Driver: DriverRaw, NodeName: "r"})
-	mustErr(t, err, G, "Parameter 'file' is missing")
-	_, err = g.AddNode(NodeOptions{Driver: DriverNullCo, NodeName: "q", Backing: &NodeRef{Ref: "x"}})
-	mustErr(t, err, G, "Parameter 'backing' is unexpected")
-	_, err = g.AddNode(NodeOptions{Driver: DriverQcow2, NodeName: "q", File: &NodeRef{Options: &NodeOptions{Driver: DriverNullCo}}})
-	mustErr(t, err, G, "Image is not in qcow2 format")
-	_, err = g.AddNode(NodeOptions{Driver: DriverNullCo, NodeName: "n2", LatencyNs: u64(-5)})
-	mustErr(t, err, G, "latency-ns is invalid")
-	_, err = g.AddNode(NodeOptions{Driver: DriverBlkdebug, NodeName: "b", Image: &NodeRef{Options: &NodeOptions{Driver: DriverNullCo}},
-		InjectError: []InjectErrorOptions{{Event: "pwritev", Iotype: "bogus"}}})
-	mustErr(t, err, G, "Parameter 'iotype' does not accept value 'bogus'")
-	_, err = g.AddNode(NodeOptions{Driver: DriverFile, NodeName: "f", Filename: "/nonexistent/x.img"})
-	mustErr(t, err, G, "Could not open '/nonexistent/x.img': No such file or directory")
+	for _, c := range []struct {
+		opts NodeOptions
+		want string
+	}{
+		{NodeOptions{Driver: DriverNullCo}, "'node-name' must be specified for the root node"},
+		{NodeOptions{Driver: "vmdkx", NodeName: "a"}, "Parameter 'driver' does not accept value 'vmdkx'"},
+		{NodeOptions{Driver: DriverNullCo, NodeName: "1a"}, "Invalid node-name: '1a'"},
+		{NodeOptions{Driver: DriverRaw, NodeName: "r", File: &NodeRef{Ref: "nope"}}, "Cannot find device='nope' nor node-name='nope'"},
+		{NodeOptions{Driver: DriverRaw, NodeName: "r", File: &NodeRef{Options: &NodeOptions{Driver: DriverFile}}}, "Parameter 'file.filename' is missing"},
+		{NodeOptions{Driver: DriverRaw, NodeName: "r"}, "Parameter 'file' is missing"},
+		{NodeOptions{Driver: DriverNullCo, NodeName: "q", Backing: &NodeRef{Ref: "x"}}, "Parameter 'backing' is unexpected"},
+		{NodeOptions{Driver: DriverQcow2, NodeName: "q", File: &NodeRef{Options: &NodeOptions{Driver: DriverNullCo}}}, "Image is not in qcow2 format"},
+		{NodeOptions{Driver: DriverNullCo, NodeName: "n2", LatencyNs: u64(-5)}, "latency-ns is invalid"},
+		{NodeOptions{Driver: DriverBlkdebug, NodeName: "b", Image: &NodeRef{Options: &NodeOptions{Driver: DriverNullCo}},
+			InjectError: []InjectErrorOptions{{Event: "pwritev", Iotype: "bogus"}}}, "Parameter 'iotype' does not accept value 'bogus'"},
+		{NodeOptions{Driver: DriverFile, NodeName: "f", Filename: "/nonexistent/x.img"}, "Could not open '/nonexistent/x.img': No such file or directory"},
+	} {
+		_, err := g.AddNode(c.opts)
+		mustErr(t, err, G, c.want)
+	}
 	if len(g.NamedNodes()) != 0 {
 		t.Fatalf("failed adds left nodes: %+v", g.NamedNodes())
 	}
 	memNode(t, g, "base", 1<<20)
-	_, err = g.AddNode(NodeOptions{Driver: DriverNullCo, NodeName: "base"})
+	_, err := g.AddNode(NodeOptions{Driver: DriverNullCo, NodeName: "base"})
 	mustErr(t, err, G, "Duplicate nodes with node-name='base'")
 	top, err := g.AddNode(NodeOptions{Driver: DriverQcow2, NodeName: "top", Backing: &NodeRef{Ref: "base"},
 		File: &NodeRef{Options: &NodeOptions{Driver: DriverMemory, Size: u64(1 << 20)}}})

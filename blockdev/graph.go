@@ -2,6 +2,7 @@ package blockdev
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/internal/qerr"
@@ -464,14 +465,7 @@ func (g *Graph) add(n *Node) {
 
 // destroy removes n (which must have no parents) and unrefs its children.
 func (g *Graph) destroy(n *Node) {
-	delete(g.nodes, n.name)
-	for i, o := range g.order {
-		if o == n {
-			g.order = append(g.order[:i:i], g.order[i+1:]...)
-			break
-		}
-	}
-	n.deleted = true
+	g.forget(n)
 	for _, e := range n.children() {
 		c := e.Child
 		if e.Role == "backing" && c != nil {
@@ -483,6 +477,15 @@ func (g *Graph) destroy(n *Node) {
 		}
 	}
 	closeStore(n.store)
+}
+
+// forget takes n out of the graph's names and order and marks it deleted.
+func (g *Graph) forget(n *Node) {
+	delete(g.nodes, n.name)
+	if i := slices.Index(g.order, n); i >= 0 {
+		g.order = append(g.order[:i:i], g.order[i+1:]...)
+	}
+	n.deleted = true
 }
 
 func closeStore(s Store) {

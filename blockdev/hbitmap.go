@@ -204,9 +204,6 @@ func canonical(nd *hnode, lv int) *hnode {
 	return nd
 }
 
-// SetAll sets every bit.
-func (h *HBitmap) SetAll() { h.Set(0, h.n) }
-
 // Clear clears every bit.
 func (h *HBitmap) Clear() {
 	h.root = nil

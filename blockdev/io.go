@@ -166,8 +166,10 @@ func (g *Graph) Write(name string, off int64, p []byte) (lat int64, err error) {
 	return lat, err
 }
 
-func (n *Node) checkRange(off int64, length int, read bool) error {
-	if off < 0 || length < 0 || off > n.Size() || n.Size()-off < int64(length) {
+// checkAccess is what a direct read or write checks first: the node is
+// still in the graph and the range lies within it (EIO otherwise).
+func (n *Node) checkAccess(off int64, length int, read bool) error {
+	if n.deleted || off < 0 || length < 0 || off > n.Size() || n.Size()-off < int64(length) {
 		return &IOError{Errno: errno.EIO, Read: read}
 	}
 	return nil
@@ -175,10 +177,7 @@ func (n *Node) checkRange(off int64, length int, read bool) error {
 
 // Read reads directly from this node (no front resolution).
 func (n *Node) Read(off int64, p []byte) (int64, error) {
-	if n.deleted {
-		return 0, &IOError{Errno: errno.EIO, Read: true}
-	}
-	if err := n.checkRange(off, len(p), true); err != nil {
+	if err := n.checkAccess(off, len(p), true); err != nil {
 		return 0, err
 	}
 	return n.pread(off, p)
@@ -186,10 +185,7 @@ func (n *Node) Read(off int64, p []byte) (int64, error) {
 
 // Write writes directly to this node.
 func (n *Node) Write(off int64, p []byte) (int64, error) {
-	if n.deleted {
-		return 0, &IOError{Errno: errno.EIO}
-	}
-	if err := n.checkRange(off, len(p), false); err != nil {
+	if err := n.checkAccess(off, len(p), false); err != nil {
 		return 0, err
 	}
 	return n.pwrite(off, p)

@@ -315,14 +315,7 @@ func (g *Graph) unadd(c *Node) {
 		}
 		g.detach(e)
 	}
-	delete(g.nodes, c.name)
-	for i, o := range g.order {
-		if o == c {
-			g.order = append(g.order[:i:i], g.order[i+1:]...)
-			break
-		}
-	}
-	c.deleted = true
+	g.forget(c)
 	closeStore(c.store)
 }
 

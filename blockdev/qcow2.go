@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"syscall"
 )
 
 // Qcow2Store reads and writes a qcow2 image file in place (versions 2 and
@@ -55,11 +54,7 @@ func IsQcow2(path string) bool {
 
 // OpenQcow2 opens a qcow2 image for reading and writing, or only reading.
 func OpenQcow2(path string, readOnly bool) (*Qcow2Store, error) {
-	flag := os.O_RDWR
-	if readOnly {
-		flag = os.O_RDONLY
-	}
-	f, err := os.OpenFile(path, flag|syscall.O_NONBLOCK, 0)
+	f, err := openImage(path, readOnly)
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"syscall"
 
 	"github.com/jobfsm/jobfsm/internal/qerr"
@@ -87,16 +86,6 @@ func (s *MemStore) WriteAt(p []byte, off int64) error {
 
 func (s *MemStore) Allocated(off int64) bool { return s.clusters[off/s.cluster] != nil }
 
-// AllocatedClusters returns the indexes of the allocated clusters, ascending.
-func (s *MemStore) AllocatedClusters() []int64 {
-	out := make([]int64, 0, len(s.clusters))
-	for ci := range s.clusters {
-		out = append(out, ci)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
-}
-
 func (s *MemStore) Truncate(size int64) error {
 	if size < 0 {
 		return fmt.Errorf("Image size must be a non-negative number")
@@ -124,6 +113,16 @@ type FileStore struct {
 	size int64
 }
 
+// openImage opens an image file for reading and writing, or only reading,
+// never blocking (see OpenFileStore).
+func openImage(path string, readOnly bool) (*os.File, error) {
+	flag := os.O_RDWR
+	if readOnly {
+		flag = os.O_RDONLY
+	}
+	return os.OpenFile(path, flag|syscall.O_NONBLOCK, 0)
+}
+
 // OpenFileStore is the file driver's raw_open: path opened read-write (or
 // read-only), which must be a regular file, its length taken with
 // lseek(SEEK_END) as raw_getlength does. Errors carry QEMU 7.2's texts
@@ -137,11 +136,7 @@ type FileStore struct {
 // hanging the caller (QEMU's read-only open does hang there; see
 // spec/deviations.md D20). It changes nothing for a regular file.
 func OpenFileStore(path string, readOnly bool) (*FileStore, error) {
-	flag := os.O_RDWR
-	if readOnly {
-		flag = os.O_RDONLY
-	}
-	f, err := os.OpenFile(path, flag|syscall.O_NONBLOCK, 0)
+	f, err := openImage(path, readOnly)
 	if err != nil {
 		return nil, qerr.Generic("Could not open '%s': %s", path, errnoText(err))
 	}

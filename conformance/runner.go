@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -314,9 +315,7 @@ func (r *run) call(cmd map[string]any, id string) (map[string]any, error) {
 // callUntil is call with its own deadline for the answer.
 func (r *run) callUntil(cmd map[string]any, id string, deadline time.Time) (map[string]any, error) {
 	c := make(map[string]any, len(cmd)+1)
-	for k, v := range cmd {
-		c[k] = v
-	}
+	maps.Copy(c, cmd)
 	c["id"] = id
 	if err := r.conn.Send(c); err != nil {
 		return nil, err
@@ -598,71 +597,65 @@ func sortByName(l []any) {
 	}
 }
 
+// subst puts each image's path where a scenario says ${IMG:name}.
 func subst(v any, paths map[string]string) any {
-	switch x := v.(type) {
-	case string:
+	return replaceStrings(v, func(s string) string {
 		for n, p := range paths {
-			x = strings.ReplaceAll(x, "${IMG:"+n+"}", p)
+			s = strings.ReplaceAll(s, "${IMG:"+n+"}", p)
 		}
-		return x
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = subst(e, paths)
-		}
-		return m
-	case []any:
-		l := make([]any, len(x))
-		for i, e := range x {
-			l[i] = subst(e, paths)
-		}
-		return l
-	}
-	return v
+		return s
+	})
 }
 
+// unsubst is subst's inverse, for what a transcript records.
 func unsubst(v any, paths map[string]string) any {
-	switch x := v.(type) {
-	case string:
+	return replaceStrings(v, func(s string) string {
 		for n, p := range paths {
-			x = strings.ReplaceAll(x, p, "${IMG:"+n+"}")
+			s = strings.ReplaceAll(s, p, "${IMG:"+n+"}")
 		}
-		return x
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = unsubst(e, paths)
-		}
-		return m
-	case []any:
-		l := make([]any, len(x))
-		for i, e := range x {
-			l[i] = unsubst(e, paths)
-		}
-		return l
-	}
-	return v
+		return s
+	})
 }
 
+// replaceStrings returns a copy of the JSON value v with f applied to every
+// string in it (not to object keys).
+func replaceStrings(v any, f func(string) string) any {
+	return rewriteJSON(v, "", func(_ string, v any) (any, bool) {
+		s, ok := v.(string)
+		if ok {
+			s = f(s)
+		}
+		return s, ok
+	})
+}
+
+// masked returns a copy of v with the value of every object member named
+// in fields replaced by "*".
 func masked(v any, fields map[string]bool) any {
 	if len(fields) == 0 {
 		return v
 	}
+	return rewriteJSON(v, "", func(k string, _ any) (any, bool) { return "*", fields[k] })
+}
+
+// rewriteJSON returns a copy of the JSON value v (key: the object member's
+// name it is, or "") with each value replaced by what f gives when f says
+// so, the others copied with their members and elements rewritten in turn.
+func rewriteJSON(v any, key string, f func(key string, v any) (any, bool)) any {
+	if r, ok := f(key, v); ok {
+		return r
+	}
 	switch x := v.(type) {
 	case map[string]any:
 		m := make(map[string]any, len(x))
 		for k, e := range x {
-			if fields[k] {
-				m[k] = "*"
-			} else {
-				m[k] = masked(e, fields)
-			}
+			m[k] = rewriteJSON(e, k, f)
 		}
 		return m
 	case []any:
 		l := make([]any, len(x))
 		for i, e := range x {
-			l[i] = masked(e, fields)
+			l[i] = rewriteJSON(e, "", f)
 		}
 		return l
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -79,12 +80,7 @@ type Scenario struct {
 
 // HasTag reports whether the scenario carries tag t.
 func (s *Scenario) HasTag(t string) bool {
-	for _, x := range s.Tags {
-		if x == t {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(s.Tags, t)
 }
 
 // NeedsQemuImg reports whether the scenario needs qemu-img/qemu-io (qcow2

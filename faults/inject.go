@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,8 +11,8 @@ import (
 	"time"
 
 	"github.com/jobfsm/jobfsm/blockdev"
+	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/qmp"
-	"github.com/jobfsm/jobfsm/sim"
 )
 
 // Record is one fault that fired.
@@ -179,7 +180,7 @@ func (in *Injector) ArmNode(d *qmp.Dispatcher, node string) {
 		rule := blockdev.InjectRule{
 			Read: r.Op != "write", Write: r.Op != "read",
 			Start: r.Offset, End: r.Offset + r.Length,
-			Errno: sim.Errno(r.Errno), Once: r.Once,
+			Errno: errno.Errno(r.Errno), Once: r.Once,
 		}
 		if _, err := d.Graph().InjectError(node, rule); err != nil {
 			continue
@@ -211,22 +212,22 @@ func (l *listener) Accept() (net.Conn, error) {
 
 // WrapConn applies the plan to one monitor connection, numbered next.
 func (in *Injector) WrapConn(c net.Conn) net.Conn {
+	return &conn{Conn: c, in: in, mon: in.nextMonitor()}
+}
+
+// nextMonitor numbers a new monitor connection (from 1).
+func (in *Injector) nextMonitor() int {
 	in.mu.Lock()
+	defer in.mu.Unlock()
 	in.monitors++
-	mon := in.monitors
-	in.mu.Unlock()
-	return &conn{Conn: c, in: in, mon: mon}
+	return in.monitors
 }
 
 // WrapWriter applies the plan's drop and delay rules to a server's output
 // that is not a connection (jobsim qmp on stdio, monitor 1); the client's
 // input is observed through ObserveReader.
 func (in *Injector) WrapWriter(w io.Writer) (io.Writer, func(io.Reader) io.Reader) {
-	in.mu.Lock()
-	in.monitors++
-	mon := in.monitors
-	in.mu.Unlock()
-	c := &conn{in: in, mon: mon, w: w}
+	c := &conn{in: in, mon: in.nextMonitor(), w: w}
 	return c, func(r io.Reader) io.Reader { return &observedReader{r: r, c: c} }
 }
 
@@ -355,7 +356,7 @@ func (c *conn) Write(p []byte) (int, error) {
 	in.mu.Lock()
 	closeNow, restart := false, false
 	for !closeNow {
-		i := indexByte(c.partial, '\n')
+		i := bytes.IndexByte(c.partial, '\n')
 		if i < 0 {
 			break
 		}
@@ -443,15 +444,6 @@ func (c *conn) sentOne(pass *[][]byte) (closeNow, restart bool) {
 		}
 	}
 	return false, false
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // scanner splits a client's byte stream into top-level JSON objects

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
+	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/sim"
 )
 
@@ -114,12 +116,7 @@ var KnownEvents = []string{
 }
 
 func knownEvent(s string) bool {
-	for _, e := range KnownEvents {
-		if e == s {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(KnownEvents, s)
 }
 
 // Load reads and parses a plan file.
@@ -143,7 +140,7 @@ func Parse(data []byte) (*Plan, error) {
 	}
 	p := &Plan{}
 	if _, ok := top.m["seed"]; ok {
-		n, err := top.int("seed", 0)
+		n, err := top.int("seed", 0, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -202,10 +199,10 @@ func parseRule(data json.RawMessage, path string) (Rule, error) {
 	if r.Job, err = b.str("job"); err != nil {
 		return r, err
 	}
-	if r.Monitor, err = b.int("monitor", 0); err != nil {
+	if r.Monitor, err = b.int("monitor", 0, 0); err != nil {
 		return r, err
 	}
-	if r.Count, err = b.int("count", 0); err != nil {
+	if r.Count, err = b.int("count", 0, 0); err != nil {
 		return r, err
 	}
 	if _, ok := b.m["probability"]; ok {
@@ -229,14 +226,14 @@ func parseRule(data json.RawMessage, path string) (Rule, error) {
 			return r, &PlanError{path, "needs event or job (dropping every message is not a fault, it is a dead monitor: use close)"}
 		}
 	case KindDelay:
-		if r.Messages, err = b.int("messages", 1); err != nil {
+		if r.Messages, err = b.int("messages", 0, 1); err != nil {
 			return r, err
 		}
 		if _, ok := b.m["messages"]; !ok {
 			return r, &PlanError{path + ".messages", "missing"}
 		}
 	case KindClose, KindRestart:
-		if r.AfterMessages, err = b.int("after_messages", 1); err != nil {
+		if r.AfterMessages, err = b.int("after_messages", 0, 1); err != nil {
 			return r, err
 		}
 		_, hasAfter := b.m["after_messages"]
@@ -257,24 +254,18 @@ func parseRule(data json.RawMessage, path string) (Rule, error) {
 			return r, &PlanError{path + ".offset", "missing"}
 		}
 		var n int
-		if n, err = b.int("offset", 0); err != nil {
+		if n, err = b.int("offset", 0, 0); err != nil {
 			return r, err
 		}
 		r.Offset = int64(n)
-		r.Length = 1
-		if _, ok := b.m["length"]; ok {
-			if n, err = b.int("length", 1); err != nil {
-				return r, err
-			}
-			r.Length = int64(n)
+		if n, err = b.int("length", 1, 1); err != nil {
+			return r, err
 		}
-		r.Errno = 5
-		if _, ok := b.m["errno"]; ok {
-			if n, err = b.int("errno", 1); err != nil {
-				return r, err
-			}
-			r.Errno = int64(n)
+		r.Length = int64(n)
+		if n, err = b.int("errno", int(errno.EIO), 1); err != nil {
+			return r, err
 		}
+		r.Errno = int64(n)
 		if r.Op, err = b.str("op"); err != nil {
 			return r, err
 		}
@@ -332,17 +323,9 @@ func (o obj) field(k string) string {
 }
 
 func (o obj) only(allowed ...string) error {
-	var keys []string
-	for k := range o.m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(o.m))
 	for _, k := range keys {
-		ok := false
-		for _, a := range allowed {
-			ok = ok || a == k
-		}
-		if !ok {
+		if !slices.Contains(allowed, k) {
 			return &PlanError{o.field(k), "unknown field (want one of " + strings.Join(allowed, ", ") + ")"}
 		}
 	}
@@ -361,11 +344,11 @@ func (o obj) str(k string) (string, error) {
 	return s, nil
 }
 
-// int reads a non-negative integer no smaller than min (when present).
-func (o obj) int(k string, min int) (int, error) {
+// int reads an integer no smaller than min; def when it is absent.
+func (o obj) int(k string, def, min int) (int, error) {
 	raw, ok := o.m[k]
 	if !ok {
-		return 0, nil
+		return def, nil
 	}
 	var n int64
 	if err := json.Unmarshal(raw, &n); err != nil {

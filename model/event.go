@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jobfsm/jobfsm/fsm"
@@ -109,20 +110,11 @@ func (w want) matches(e Event) bool {
 		if x.HasError != e.HasError || x.Speed != e.Speed {
 			return false
 		}
-		return !x.HasError || contains(w.errs, e.Error)
+		return !x.HasError || slices.Contains(w.errs, e.Error)
 	case EvReady, EvCancelled:
 		return x.Speed == e.Speed
 	case EvCall:
 		return x.Call == e.Call
 	}
 	return true
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

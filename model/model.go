@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/jobfsm/jobfsm/fsm"
 	"github.com/jobfsm/jobfsm/internal/qemuid"
@@ -152,7 +153,6 @@ type Model struct {
 	frames  []*Txn // aborting transactions waiting for a member, innermost last
 	seq     int
 	nextTxn int
-	all     []*Job // every job ever announced, in creation order
 	table   *fsm.Table
 }
 
@@ -175,10 +175,6 @@ func (m *Model) Job(id string) *Job { return m.byID[id] }
 // Jobs returns the existing jobs, newest first.
 func (m *Model) Jobs() []*Job { return m.jobs }
 
-// AllJobs returns every job ever created (including early-failed and
-// dismissed ones), oldest first.
-func (m *Model) AllJobs() []*Job { return m.all }
-
 // Members returns the job's transaction members still in the transaction,
 // newest first.
 func (j *Job) Members() []*Job {
@@ -186,14 +182,6 @@ func (j *Job) Members() []*Job {
 		return nil
 	}
 	return j.txn.members
-}
-
-// TxnID is the job's transaction key (grouped Txn > 0, individual < 0).
-func (j *Job) TxnID() int {
-	if j.txn == nil {
-		return 0
-	}
-	return j.txn.ID
 }
 
 // Expecting returns the events the model requires next, in order.
@@ -232,7 +220,6 @@ func (m *Model) Create(s Spec) error {
 	}
 	j := &Job{Spec: s, Seq: m.seq, PauseCount: 1, IOStatus: "ok"}
 	m.seq++
-	m.all = append(m.all, j)
 	m.jobs = append([]*Job{j}, m.jobs...)
 	m.byID[s.ID] = j
 	var t *Txn
@@ -295,7 +282,7 @@ func (m *Model) AllowFailure(id string, io *IOError, texts []string) {
 	}
 	j.MayFail, j.IOError = true, io
 	for _, t := range texts {
-		if !contains(j.FailTexts, t) {
+		if !slices.Contains(j.FailTexts, t) {
 			j.FailTexts = append(j.FailTexts, t)
 		}
 	}
@@ -892,7 +879,7 @@ func (j *Job) errorFor(got *string) *string {
 	if !j.Failed {
 		return nil
 	}
-	if got != nil && contains(j.Errs, *got) {
+	if got != nil && slices.Contains(j.Errs, *got) {
 		j.Errs = []string{*got}
 		s := *got
 		return &s

@@ -1,5 +1,11 @@
 package qmp
 
+import (
+	"maps"
+
+	"slices"
+)
+
 // CommandHook is called on the loop after a monitor executed a command that
 // passed QMP's request and argument checks: name, its arguments and the
 // command's error (nil on success).
@@ -22,9 +28,7 @@ func (d *Dispatcher) wrapHandlers(names ...string) {
 		return
 	}
 	if len(names) == 0 {
-		for name := range d.handlers {
-			names = append(names, name)
-		}
+		names = slices.Collect(maps.Keys(d.handlers))
 	}
 	for _, name := range names {
 		h, ok := d.handlers[name]

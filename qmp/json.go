@@ -6,8 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -220,7 +221,7 @@ func (d *Decoder) Next() (any, error) {
 		toks := d.toks
 		d.reset()
 		p := parser{toks: toks}
-		v, perr := p.parse()
+		v, perr := p.value()
 		if perr != nil {
 			return nil, perr
 		}
@@ -279,28 +280,44 @@ func (d *Decoder) lex() (token, error) {
 			return token{kind: tComma, text: ","}, nil
 		case c == '"' || c == '\'':
 			return d.lexString(c)
-		case c == '-' || (c >= '0' && c <= '9'):
+		case c == '-' || isDigit(c):
 			return d.lexNumber(c)
-		case c >= 'a' && c <= 'z':
+		case isLetter(c):
 			var b strings.Builder
 			b.WriteByte(c)
-			for {
-				n, err := d.r.ReadByte()
-				if err != nil {
-					break
-				}
-				if n < 'a' || n > 'z' {
-					_ = d.r.UnreadByte()
-					break
-				}
-				b.WriteByte(n)
-				if b.Len() > MaxMessageSize {
-					return token{kind: tError, text: b.String()[:16]}, nil
-				}
+			if _, long := d.readRun(&b, isLetter); long {
+				return tooLong(&b), nil
 			}
 			return token{kind: tKeyword, text: b.String()}, nil
 		default:
 			return token{kind: tError, text: string([]byte{c})}, nil
+		}
+	}
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' }
+func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
+
+// tooLong is the error token of a token that outgrew MaxMessageSize: its
+// first 16 bytes.
+func tooLong(b *strings.Builder) token { return token{kind: tError, text: b.String()[:16]} }
+
+// readRun appends to b the bytes that follow while in holds and leaves the
+// first other byte unread. eof: the input ended (any read error); long: the
+// token outgrew MaxMessageSize, the caller's error.
+func (d *Decoder) readRun(b *strings.Builder, in func(byte) bool) (eof, long bool) {
+	for {
+		c, err := d.r.ReadByte()
+		if err != nil {
+			return true, false
+		}
+		if !in(c) {
+			_ = d.r.UnreadByte()
+			return false, false
+		}
+		b.WriteByte(c)
+		if b.Len() > MaxMessageSize {
+			return false, true
 		}
 	}
 }
@@ -320,7 +337,7 @@ func (d *Decoder) lexString(q byte) (token, error) {
 				b.Write(buf[:i])
 				_, _ = d.r.Discard(i)
 				if b.Len() > MaxMessageSize {
-					return token{kind: tError, text: b.String()[:16]}, nil
+					return tooLong(&b), nil
 				}
 				continue
 			}
@@ -329,29 +346,26 @@ func (d *Decoder) lexString(q byte) (token, error) {
 		if err != nil {
 			return token{}, err
 		}
+		b.WriteByte(c)
 		if c < 0x20 {
 			// a control character ends the string in error (json-lexer.c)
-			b.WriteByte(c)
 			return token{kind: tError, text: b.String()}, nil
 		}
-		b.WriteByte(c)
 		if b.Len() > MaxMessageSize {
-			return token{kind: tError, text: b.String()[:16]}, nil
-		}
-		if c == '\\' {
-			n, err := d.r.ReadByte()
-			if err != nil {
-				return token{}, err
-			}
-			if n < 0x20 {
-				b.WriteByte(n)
-				return token{kind: tError, text: b.String()}, nil
-			}
-			b.WriteByte(n)
-			continue
+			return tooLong(&b), nil
 		}
 		if c == q {
 			return token{kind: tString, text: b.String()}, nil
+		}
+		if c == '\\' {
+			// the escaped byte, whatever it is, except a control character
+			if c, err = d.r.ReadByte(); err != nil {
+				return token{}, err
+			}
+			b.WriteByte(c)
+			if c < 0x20 {
+				return token{kind: tError, text: b.String()}, nil
+			}
 		}
 	}
 }
@@ -359,7 +373,6 @@ func (d *Decoder) lexString(q byte) (token, error) {
 func (d *Decoder) lexNumber(first byte) (token, error) {
 	var b strings.Builder
 	b.WriteByte(first)
-	isFloat := false
 	next := func() (byte, bool) {
 		c, err := d.r.ReadByte()
 		if err != nil {
@@ -367,116 +380,84 @@ func (d *Decoder) lexNumber(first byte) (token, error) {
 		}
 		return c, true
 	}
-	bad := func(c byte) (token, error) {
-		b.WriteByte(c)
-		return token{kind: tError, text: b.String()}, nil
+	text := func(k tokKind) token { return token{kind: k, text: b.String()} }
+	// digit reads the digit that must come next; without one the token is
+	// in error, the byte read (if any) included.
+	digit := func() (byte, bool) {
+		c, ok := next()
+		if ok {
+			b.WriteByte(c)
+		}
+		return c, ok && isDigit(c)
+	}
+	// digits reads a fraction's or an exponent's digits: the one it must
+	// have, then the run; done: the token ends with them (tok).
+	digits := func() (tok token, done bool) {
+		if _, ok := digit(); !ok {
+			return text(tError), true
+		}
+		if eof, long := d.readRun(&b, isDigit); long {
+			return tooLong(&b), true
+		} else if eof {
+			return text(tFloat), true
+		}
+		return token{}, false
 	}
 	c := first
 	if c == '-' {
-		n, ok := next()
-		if !ok {
-			return token{kind: tError, text: b.String()}, nil
+		var ok bool
+		if c, ok = digit(); !ok {
+			return text(tError), nil
 		}
-		if n < '0' || n > '9' {
-			return bad(n)
-		}
-		b.WriteByte(n)
-		c = n
 	}
 	// integer part
 	if c == '0' {
 		n, ok := next()
 		if !ok {
-			return token{kind: tInt, text: b.String()}, nil
+			return text(tInt), nil
 		}
-		if n >= '0' && n <= '9' {
-			return bad(n)
+		if isDigit(n) {
+			b.WriteByte(n)
+			return text(tError), nil
 		}
 		_ = d.r.UnreadByte()
-	} else {
-		for {
-			n, ok := next()
-			if !ok {
-				return token{kind: tInt, text: b.String()}, nil
-			}
-			if n < '0' || n > '9' {
-				_ = d.r.UnreadByte()
-				break
-			}
-			b.WriteByte(n)
-			if b.Len() > MaxMessageSize {
-				return token{kind: tError, text: b.String()[:16]}, nil
-			}
-		}
+	} else if eof, long := d.readRun(&b, isDigit); long {
+		return tooLong(&b), nil
+	} else if eof {
+		return text(tInt), nil
 	}
+	kind := tInt
 	n, ok := next()
 	if !ok {
-		return token{kind: tInt, text: b.String()}, nil
+		return text(tInt), nil
 	}
 	if n == '.' {
-		isFloat = true
+		kind = tFloat
 		b.WriteByte(n)
-		m, ok := next()
-		if !ok || m < '0' || m > '9' {
-			if !ok {
-				return token{kind: tError, text: b.String()}, nil
-			}
-			return bad(m)
+		if tok, done := digits(); done {
+			return tok, nil
 		}
-		b.WriteByte(m)
-		for {
-			m, ok = next()
-			if !ok {
-				return token{kind: tFloat, text: b.String()}, nil
-			}
-			if m < '0' || m > '9' {
-				break
-			}
-			b.WriteByte(m)
-			if b.Len() > MaxMessageSize {
-				return token{kind: tError, text: b.String()[:16]}, nil
-			}
-		}
-		n = m
+		n, _ = next() // the byte readRun left unread
 	}
 	if n == 'e' || n == 'E' {
-		isFloat = true
+		kind = tFloat
 		b.WriteByte(n)
 		m, ok := next()
 		if !ok {
-			return token{kind: tError, text: b.String()}, nil
+			return text(tError), nil
 		}
 		if m == '+' || m == '-' {
 			b.WriteByte(m)
-			if m, ok = next(); !ok {
-				return token{kind: tError, text: b.String()}, nil
-			}
+		} else {
+			_ = d.r.UnreadByte()
 		}
-		if m < '0' || m > '9' {
-			return bad(m)
-		}
-		b.WriteByte(m)
-		for {
-			m, ok = next()
-			if !ok {
-				return token{kind: tFloat, text: b.String()}, nil
-			}
-			if m < '0' || m > '9' {
-				_ = d.r.UnreadByte()
-				break
-			}
-			b.WriteByte(m)
-			if b.Len() > MaxMessageSize {
-				return token{kind: tError, text: b.String()[:16]}, nil
-			}
+		if tok, done := digits(); done {
+			return tok, nil
 		}
 	} else {
 		_ = d.r.UnreadByte()
 	}
-	if isFloat {
-		return token{kind: tFloat, text: b.String()}, nil
-	}
-	return token{kind: tInt, text: b.String()}, nil
+	return text(kind), nil
 }
 
 // parser is json-parser.c over one message's tokens.
@@ -490,14 +471,6 @@ func (p *parser) peek() *token {
 		return &p.toks[p.pos]
 	}
 	return nil
-}
-
-func (p *parser) parse() (any, error) {
-	v, err := p.value()
-	if err != nil {
-		return nil, err
-	}
-	return v, nil
 }
 
 func perr(format string, args ...any) error { return &ParseError{Msg: fmt.Sprintf(format, args...)} }
@@ -552,80 +525,71 @@ func parseInt(s string) Number {
 
 func (p *parser) object() (any, error) {
 	o := NewObject()
-	t := p.peek()
-	if t == nil {
-		return nil, perr("expecting value")
-	}
-	if t.kind == tRCurly {
-		p.pos++
-		return o, nil
-	}
-	for {
-		t = p.peek()
-		if t == nil {
-			return nil, perr("expecting value")
-		}
+	err := p.members(tRCurly, "expected separator in dict", func() error {
 		// json-parser.c parse_pair parses the key as any value first.
 		kv, err := p.value()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		k, ok := kv.(string)
 		if !ok {
-			return nil, perr("key is not a string in object")
+			return perr("key is not a string in object")
 		}
 		if c := p.peek(); c == nil || c.kind != tColon {
-			return nil, perr("missing : in object pair")
+			return perr("missing : in object pair")
 		}
 		p.pos++
 		v, err := p.value()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if _, dup := o.M[k]; dup {
-			return nil, perr("duplicate key")
+			return perr("duplicate key")
 		}
 		o.Set(k, v)
-		t = p.peek()
-		if t == nil {
-			return nil, perr("expecting value")
-		}
-		p.pos++
-		if t.kind == tRCurly {
-			return o, nil
-		}
-		if t.kind != tComma {
-			return nil, perr("expected separator in dict")
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return o, nil
 }
 
 func (p *parser) array() (any, error) {
 	l := []any{}
-	t := p.peek()
-	if t == nil {
-		return nil, perr("expecting value")
+	err := p.members(tRSquare, "expected separator in list", func() error {
+		v, err := p.value()
+		l = append(l, v)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	if t.kind == tRSquare {
+	return l, nil
+}
+
+// members parses an object's pairs or an array's values, each with member,
+// up to the closing token end; sepErr is json-parser.c's text for anything
+// else between two members.
+func (p *parser) members(end tokKind, sepErr string, member func() error) error {
+	if t := p.peek(); t != nil && t.kind == end {
 		p.pos++
-		return l, nil
+		return nil
 	}
 	for {
-		v, err := p.value()
-		if err != nil {
-			return nil, err
+		if err := member(); err != nil {
+			return err
 		}
-		l = append(l, v)
-		t = p.peek()
+		t := p.peek()
 		if t == nil {
-			return nil, perr("expecting value")
+			return perr("expecting value")
 		}
 		p.pos++
-		if t.kind == tRSquare {
-			return l, nil
+		if t.kind == end {
+			return nil
 		}
 		if t.kind != tComma {
-			return nil, perr("expected separator in list")
+			return perr("%s", sepErr)
 		}
 	}
 }
@@ -779,11 +743,7 @@ func encode(b *strings.Builder, v any) {
 		}
 		b.WriteByte(']')
 	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(x))
 		o := NewObject()
 		for _, k := range keys {
 			o.Set(k, x[k])

@@ -248,21 +248,22 @@ func (c *conn) push(lines [][]byte) {
 	c.cond.Broadcast()
 }
 
-// answered lets the reader take the connection's next request.
-func (c *conn) answered() {
+// update changes the connection's state under its lock and wakes the
+// reader and writer waiting on it.
+func (c *conn) update(change func()) {
 	c.mu.Lock()
-	c.inflight = false
+	change()
 	c.mu.Unlock()
 	c.cond.Broadcast()
 }
 
+// answered lets the reader take the connection's next request.
+func (c *conn) answered() { c.update(func() { c.inflight = false }) }
+
 // close asks the writer to deliver what is queued and then close; a peer
 // that does not read gets closeGrace before the write gives up.
 func (c *conn) close() {
-	c.mu.Lock()
-	c.closing = true
-	c.mu.Unlock()
-	c.cond.Broadcast()
+	c.update(func() { c.closing = true })
 	if d, ok := c.w.(interface{ SetWriteDeadline(time.Time) error }); ok {
 		_ = d.SetWriteDeadline(time.Now().Add(closeGrace))
 	}
@@ -447,6 +448,22 @@ func (srv *Server) Run(ctx context.Context, stopOnLastClose bool) error {
 		rq.c.answered()
 		return false
 	}
+	// poll looks at the context and the clients without waiting and runs
+	// idle when neither has anything; stop: Run returns err.
+	poll := func(idle func()) (stop bool, err error) {
+		select {
+		case <-ctx.Done():
+			return true, interrupted()
+		case rq := <-srv.reqs:
+			if handle(rq) {
+				srv.shutdown()
+				return true, nil
+			}
+		default:
+			idle()
+		}
+		return false, nil
+	}
 	for {
 		more := catchUp()
 		if !more {
@@ -459,15 +476,8 @@ func (srv *Server) Run(ctx context.Context, stopOnLastClose bool) error {
 		if more {
 			// Work is due now: look at the clients and the context
 			// without waiting, then go on with it.
-			select {
-			case <-ctx.Done():
-				return interrupted()
-			case rq := <-srv.reqs:
-				if handle(rq) {
-					srv.shutdown()
-					return nil
-				}
-			default:
+			if stop, err := poll(func() {}); stop {
+				return err
 			}
 			continue
 		}
@@ -486,28 +496,15 @@ func (srv *Server) Run(ctx context.Context, stopOnLastClose bool) error {
 				quiet := time.Since(lastIO)
 				allow := allowance(time.Since(started), srv.opts.Rate)
 				if quiet >= srv.opts.Grace && due <= allow {
-					select {
-					case <-ctx.Done():
-						return interrupted()
-					case rq := <-srv.reqs:
-						if handle(rq) {
-							srv.shutdown()
-							return nil
-						}
-					default:
-						m.Step()
+					if stop, err := poll(func() { m.Step() }); stop {
+						return err
 					}
 					continue
 				}
 				wait = srv.opts.Grace - quiet
-				if ahead := time.Duration(float64(due-allow) / srv.opts.Rate); ahead > wait {
-					wait = ahead
-				}
+				wait = max(wait, time.Duration(float64(due-allow)/srv.opts.Rate))
 			}
-			if wait < 0 {
-				wait = 0
-			}
-			t = time.NewTimer(wait)
+			t = time.NewTimer(max(wait, 0))
 			timer = t.C
 		}
 		select {

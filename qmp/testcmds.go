@@ -1,6 +1,7 @@
 package qmp
 
 import (
+	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/internal/qerr"
 	"github.com/jobfsm/jobfsm/sim"
 )
@@ -57,7 +58,7 @@ func (d *Dispatcher) registerTest() {
 			spec.OnError = pol
 		}
 		if argBool(a, "prepare-fail", false) {
-			spec.PrepareErr = &sim.JobError{Errno: sim.EIO}
+			spec.PrepareErr = &sim.JobError{Errno: errno.EIO}
 		}
 		var txn *sim.Txn
 		if name, ok := argOptStr(a, "txn"); ok {
@@ -83,7 +84,8 @@ func (d *Dispatcher) registerTest() {
 		return nil, nil
 	}
 	d.handlers["x-jobsim-start-job"] = func(s *Session, a *Object) (any, error) {
-		j, err := d.m.FindJob(argStr(a, "id"))
+		// Found as the job-* commands find a job (find_job_locked).
+		j, err := d.m.Lookup(sim.VerbCommand{ID: argStr(a, "id")})
 		if err != nil {
 			return nil, err
 		}

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/jobfsm/jobfsm/faults"
+	"github.com/jobfsm/jobfsm/fsm"
 	"github.com/jobfsm/jobfsm/sim"
 	"github.com/jobfsm/jobfsm/timeline"
 )
@@ -61,14 +62,15 @@ func (c *checker) messages() []faults.Message {
 	return append([]faults.Message(nil), c.traffic...)
 }
 
-// The commands that act on an existing job, and the ones that create jobs.
+// isJobVerb reports whether a command acts on an existing job (sim's verb
+// dispatcher names them all).
+func isJobVerb(cmd string) bool {
+	_, ok := sim.ParseVerbCommand(cmd)
+	return ok
+}
+
+// The commands that create jobs.
 var (
-	jobVerbs = map[string]bool{
-		"job-pause": true, "job-resume": true, "job-cancel": true, "job-complete": true,
-		"job-finalize": true, "job-dismiss": true, "block-job-cancel": true,
-		"block-job-complete": true, "block-job-pause": true, "block-job-resume": true,
-		"block-job-finalize": true, "block-job-dismiss": true, "block-job-set-speed": true,
-	}
 	jobCreators = map[string]bool{
 		"blockdev-backup": true, "drive-backup": true, "blockdev-mirror": true, "drive-mirror": true,
 		"block-commit": true, "block-stream": true, "x-jobsim-test-job": true,
@@ -151,12 +153,12 @@ func (c *checker) violations(log []faults.Record) []Violation {
 			switch {
 			case rq.Execute == "query-jobs" || rq.Execute == "query-block-jobs":
 				mon.queried = true
-			case jobVerbs[rq.Execute]:
+			case isJobVerb(rq.Execute):
 				job := jobOf(rq.Arguments)
 				if mon.reconnect && !mon.queried {
 					bad("C1", "%s %s on a monitor opened after %q, before any query-jobs: the client acts on what it believed before the connection was lost", rq.Execute, job, disruption)
 				}
-				if (rq.Execute == "job-dismiss" || rq.Execute == "block-job-dismiss") && !outcomeRead[job] {
+				if c, _ := sim.ParseVerbCommand(rq.Execute); c.Verb == fsm.VerbDismiss && !outcomeRead[job] {
 					bad("C4", "%s %s before the client read the job's outcome (a BLOCK_JOB_COMPLETED or BLOCK_JOB_CANCELLED event, or query-jobs showing it concluded): the outcome is gone with the job", rq.Execute, job)
 				}
 			case jobCreators[rq.Execute]:
@@ -194,7 +196,7 @@ func (c *checker) violations(log []faults.Record) []Violation {
 		}
 		rq := mon.pending[0]
 		mon.pending = mon.pending[1:]
-		if rp.Error != nil && jobVerbs[rq.Execute] {
+		if rp.Error != nil && isJobVerb(rq.Execute) {
 			if sm := refusedVerb.FindStringSubmatch(rp.Error.Desc); sm != nil && mon.status[sm[1]] == sm[2] {
 				bad("C3", "%s %s was refused (%q) although the monitor had been told the job is %s: the client acted on an event that was not about this job's state", rq.Execute, sm[1], rp.Error.Desc, sm[2])
 			}
@@ -297,7 +299,7 @@ func (s *Server) timeline(msgs []faults.Message, log []faults.Record) string {
 			continue
 		}
 		var rq request
-		if json.Unmarshal(m.Raw, &rq) != nil || !(jobVerbs[rq.Execute] || jobCreators[rq.Execute]) {
+		if json.Unmarshal(m.Raw, &rq) != nil || !(isJobVerb(rq.Execute) || jobCreators[rq.Execute]) {
 			pending[m.Monitor] = append(pending[m.Monitor], -1)
 			continue
 		}

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/internal/qerr"
 	"github.com/jobfsm/jobfsm/sim"
 )
@@ -80,13 +82,15 @@ type Step struct {
 	Class string `json:"class,omitempty"`
 }
 
-// Ops lists every step op.
-var Ops = []string{
-	"create", "start", "drain-begin", "drain-end", "advance", "run", "until", "settle", "query",
-	"job-pause", "job-resume", "job-cancel", "job-complete", "job-finalize", "job-dismiss",
-	"block-job-pause", "block-job-resume", "block-job-cancel", "block-job-complete",
-	"block-job-finalize", "block-job-dismiss", "block-job-set-speed",
-}
+// Ops lists every step op: the simulator's own, then the QMP job-control
+// commands as sim's verb dispatcher names them.
+var Ops = func() []string {
+	ops := []string{"create", "start", "drain-begin", "drain-end", "advance", "run", "until", "settle", "query"}
+	for _, c := range sim.VerbCommands() {
+		ops = append(ops, c.Name())
+	}
+	return ops
+}()
 
 // Parse decodes and validates a scenario. Unknown fields are errors.
 func Parse(data []byte) (*Scenario, error) {
@@ -129,12 +133,8 @@ func Load(path string) (*Scenario, error) {
 }
 
 func (s *Scenario) validate() error {
-	known := map[string]bool{}
-	for _, op := range Ops {
-		known[op] = true
-	}
 	for i, st := range s.Steps {
-		if !known[st.Op] {
+		if !slices.Contains(Ops, st.Op) {
 			return fmt.Errorf("scenario: step %d: unknown op %q (known: %s)", i, st.Op, strings.Join(Ops, ", "))
 		}
 		if st.Op == "create" {
@@ -168,11 +168,11 @@ func (s *Scenario) validate() error {
 func (d Driver) spec() sim.TestSpec {
 	ts := sim.TestSpec{
 		Type: sim.JobType(d.Type), Steps: d.Steps, StepTime: d.StepNS, StepBytes: d.StepBytes,
-		Ready: d.Ready, FailAt: d.FailAt, FailErrno: sim.Errno(d.FailErrno), FailMsg: d.FailMsg,
-		IOErrorAt: d.IOErrorAt, IOErrno: sim.Errno(d.IOErrno), OnError: sim.OnError(d.OnError), IORead: d.IORead,
+		Ready: d.Ready, FailAt: d.FailAt, FailErrno: errno.Errno(d.FailErrno), FailMsg: d.FailMsg,
+		IOErrorAt: d.IOErrorAt, IOErrno: errno.Errno(d.IOErrno), OnError: sim.OnError(d.OnError), IORead: d.IORead,
 	}
 	if d.PrepareErrno > 0 {
-		ts.PrepareErr = &sim.JobError{Errno: sim.Errno(d.PrepareErrno)}
+		ts.PrepareErr = &sim.JobError{Errno: errno.Errno(d.PrepareErrno)}
 	}
 	return ts
 }

@@ -73,11 +73,7 @@ func ParseVerbCommand(name string) (VerbCommand, bool) {
 // and its error, then the verb with its checks in QEMU's order. It returns
 // a *qerr.Error or *fsm.VerbError and changes nothing when it refuses.
 func (m *Manager) Apply(c VerbCommand) error {
-	find := m.FindJob
-	if c.IsBlock() {
-		find = m.FindBlockJob
-	}
-	j, err := find(c.ID)
+	j, err := m.Lookup(c)
 	if err != nil {
 		return err
 	}

@@ -107,22 +107,10 @@ func AwaitLoop() Step { return Step{kind: stepAwaitLoop} }
 // *JobError (or any error, taken as EIO) is the job's failure.
 func Finish(err error) Step { return Step{kind: stepFinish, err: err} }
 
-// Errno is a positive POSIX errno value (internal/errno, shared with
-// blockdev); the names below let drivers write sim.EIO.
-type Errno = errno.Errno
-
-const (
-	EPERM     = errno.EPERM
-	EIO       = errno.EIO
-	EINVAL    = errno.EINVAL
-	ENOSPC    = errno.ENOSPC
-	ECANCELED = errno.ECANCELED
-)
-
 // JobError is a driver's failure: errno is the job's -ret, Msg its error text
 // (empty: strerror(errno), as job_update_rc_locked does).
 type JobError struct {
-	Errno Errno
+	Errno errno.Errno
 	Msg   string
 }
 
@@ -163,14 +151,14 @@ const (
 )
 
 // Decide maps a policy and an errno to an action (block_job_error_action).
-func (p OnError) Decide(errno Errno) ErrorAction {
+func (p OnError) Decide(e errno.Errno) ErrorAction {
 	switch p {
 	case OnErrorIgnore:
 		return ActionIgnore
 	case OnErrorStop:
 		return ActionStop
 	case OnErrorEnospc, OnErrorAuto:
-		if errno == ENOSPC {
+		if e == errno.ENOSPC {
 			return ActionStop
 		}
 		return ActionReport

@@ -60,11 +60,8 @@ func newEngine(seed uint64) engine {
 
 // schedule queues fn to run at virtual time at (never earlier than now).
 func (e *engine) schedule(at int64, fn func()) *entry {
-	if at < e.now {
-		at = e.now
-	}
 	e.seq++
-	en := &entry{at: at, order: e.rng.Uint64(), seq: e.seq, fn: fn}
+	en := &entry{at: max(at, e.now), order: e.rng.Uint64(), seq: e.seq, fn: fn}
 	heap.Push(&e.q, en)
 	e.live++
 	return en

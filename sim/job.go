@@ -2,6 +2,7 @@ package sim
 
 import (
 	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/internal/errno"
 )
 
 // Job is one background job. Its status is stored here and changed only by
@@ -28,7 +29,7 @@ type Job struct {
 	completed      bool // job_completed_locked ran
 	finalized      bool // job_finalize_single_locked ran
 
-	ret    Errno // 0 or the positive errno of job->ret
+	ret    errno.Errno // 0 or the positive errno of job->ret
 	err    string
 	hasErr bool
 
@@ -123,7 +124,7 @@ func (j *Job) AddProgressTotal(n int64) { j.total += n }
 func (j *Job) IOStatus() IOStatus { return j.iostatus }
 
 // Result returns the job's errno (0 on success) and error text.
-func (j *Job) Result() (Errno, string, bool) { return j.ret, j.err, j.hasErr }
+func (j *Job) Result() (errno.Errno, string, bool) { return j.ret, j.err, j.hasErr }
 
 // Now is the virtual time in nanoseconds.
 func (j *Job) Now() int64 { return j.m.eng.now }

@@ -26,10 +26,7 @@ func (m *Manager) SettleAtMost(n int) (more bool) {
 // budget ran out first the clock stays at the last entry run, so calling it
 // again (with what is left of d) continues exactly where Advance would.
 func (m *Manager) AdvanceAtMost(d int64, n int) (more bool) {
-	if d < 0 {
-		d = 0
-	}
-	end := m.eng.now + d
+	end := m.eng.now + max(d, 0)
 	for ; n > 0; n-- {
 		if !m.eng.runOne(end) {
 			break
@@ -38,9 +35,7 @@ func (m *Manager) AdvanceAtMost(d int64, n int) (more bool) {
 	if m.dueBy(end) {
 		return true
 	}
-	if m.eng.now < end {
-		m.eng.now = end
-	}
+	m.eng.now = max(m.eng.now, end)
 	return false
 }
 

@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/internal/qemuid"
 	"github.com/jobfsm/jobfsm/internal/qerr"
 )
@@ -361,10 +362,7 @@ const maxCancelledWaits = 1 << 20
 func (m *Manager) wait(j *Job, ns int64) {
 	j.busy = false
 	j.waitEnter = true
-	if ns < 0 {
-		ns = 0
-	}
-	j.sleep = m.eng.schedule(m.eng.now+ns, func() {
+	j.sleep = m.eng.schedule(m.eng.now+max(ns, 0), func() {
 		j.sleep = nil
 		m.enter(j)
 	})
@@ -387,7 +385,7 @@ func asJobError(err error) *JobError {
 	if errors.As(err, &je) {
 		return je
 	}
-	return &JobError{Errno: EIO, Msg: err.Error()}
+	return &JobError{Errno: errno.EIO, Msg: err.Error()}
 }
 
 // runFinished records the run's result and queues job_exit on the main loop.
@@ -445,9 +443,9 @@ func (m *Manager) DrainEnd(j *Job) { m.resume(j) }
 // ErrorAction applies policy p to an I/O error of the running job
 // (block_job_error_action): it emits BLOCK_JOB_ERROR and, on stop, pauses the
 // job as a user pause and sets its io-status. The driver acts on the result.
-func (j *Job) ErrorAction(p OnError, isRead bool, errno Errno) ErrorAction {
+func (j *Job) ErrorAction(p OnError, isRead bool, e errno.Errno) ErrorAction {
 	m := j.m
-	action := p.Decide(errno)
+	action := p.Decide(e)
 	op := "write"
 	if isRead {
 		op = "read"
@@ -461,7 +459,7 @@ func (j *Job) ErrorAction(p OnError, isRead bool, errno Errno) ErrorAction {
 			j.userPaused = true
 		}
 		if j.iostatus == IOStatusOK {
-			if errno == ENOSPC {
+			if e == errno.ENOSPC {
 				j.iostatus = IOStatusNoSpace
 			} else {
 				j.iostatus = IOStatusFailed
@@ -502,7 +500,7 @@ func (m *Manager) completed(j *Job) {
 // trigger to prefer where the table allows it (prepare-failed in pending).
 func (m *Manager) updateRC(j *Job, via fsm.Trigger) {
 	if j.ret == 0 && j.forceCancelled {
-		j.ret = ECANCELED
+		j.ret = errno.ECANCELED
 	}
 	if j.ret == 0 {
 		return
@@ -777,15 +775,10 @@ func (m *Manager) Settle() {
 // Advance runs everything due within d nanoseconds, then sets the clock to
 // now+d.
 func (m *Manager) Advance(d int64) {
-	if d < 0 {
-		d = 0
-	}
-	end := m.eng.now + d
+	end := m.eng.now + max(d, 0)
 	for m.eng.runOne(end) {
 	}
-	if m.eng.now < end {
-		m.eng.now = end
-	}
+	m.eng.now = max(m.eng.now, end)
 }
 
 // Step runs the next queued entry, advancing the clock to it; false when

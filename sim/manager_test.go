@@ -95,10 +95,10 @@ func TestQueries(t *testing.T) {
 	if string(b) != want {
 		t.Errorf("query-block-jobs:\n got %s\nwant %s", b, want)
 	}
-	if _, err := m.FindBlockJob("b"); err == nil || err.Error() != "Block job 'b' not found" {
+	if _, err := m.Lookup(sim.VerbCommand{Verb: fsm.VerbPause, Block: true, ID: "b"}); err == nil || err.Error() != "Block job 'b' not found" {
 		t.Errorf("block-job lookup of a non-block job: %v", err)
 	}
-	if _, err := m.FindJob("b"); err != nil {
+	if _, err := m.Lookup(sim.VerbCommand{Verb: fsm.VerbPause, ID: "b"}); err != nil {
 		t.Errorf("job-* lookup of a non-block job: %v", err)
 	}
 }

@@ -1,5 +1,7 @@
 package sim
 
+import "github.com/jobfsm/jobfsm/internal/errno"
+
 // TestSpec scripts a TestDriver, in the spirit of QEMU's
 // tests/unit/test-blockjob.c and test-blockjob-txn.c drivers: how long the
 // run lasts, whether it becomes ready, where it fails, whether prepare fails.
@@ -18,13 +20,13 @@ type TestSpec struct {
 	// FailAt > 0 makes the run fail before slice FailAt (1-based) with
 	// FailErrno (default EIO) and FailMsg.
 	FailAt    int
-	FailErrno Errno
+	FailErrno errno.Errno
 	FailMsg   string
 	// IOErrorAt > 0 hits an I/O error before slice IOErrorAt, handled by
 	// policy OnError (default report): report fails the job, ignore goes on,
 	// stop pauses it and retries after resume. IOErrno defaults to EIO.
 	IOErrorAt int
-	IOErrno   Errno
+	IOErrno   errno.Errno
 	OnError   OnError
 	IORead    bool
 	// PrepareErr, when set, makes Prepare fail.
@@ -56,10 +58,10 @@ func NewTestDriver(spec TestSpec) *TestDriver {
 		spec.StepBytes = 64 << 10
 	}
 	if spec.FailErrno == 0 {
-		spec.FailErrno = EIO
+		spec.FailErrno = errno.EIO
 	}
 	if spec.IOErrno == 0 {
-		spec.IOErrno = EIO
+		spec.IOErrno = errno.EIO
 	}
 	if spec.OnError == "" {
 		spec.OnError = OnErrorReport
@@ -148,6 +150,3 @@ func (d *TestDriver) Complete(j *Job) error {
 	j.m.Kick(j)
 	return nil
 }
-
-// Completed reports whether complete was requested.
-func (d *TestDriver) Completed() bool { return d.complete }

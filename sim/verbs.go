@@ -168,20 +168,18 @@ func (m *Manager) Change(j *Job, o ChangeOptions) error {
 
 // --- QMP lookups -----------------------------------------------------------
 
-// FindJob is job-qmp.c find_job_locked: any job with that id, or
-// "Job not found".
-func (m *Manager) FindJob(id string) (*Job, error) {
-	if j := m.byID[id]; j != nil {
-		return j, nil
+// Lookup finds the job c names as c's family does: block-job-* is
+// blockdev.c find_block_job_locked (a block job with that id, or "Block job
+// '%s' not found", DeviceNotActive), job-* is job-qmp.c find_job_locked (any
+// job with that id, or "Job not found"). Only c's family and ID are read.
+func (m *Manager) Lookup(c VerbCommand) (*Job, error) {
+	j := m.byID[c.ID]
+	if c.IsBlock() {
+		if j == nil || !j.blockJob {
+			return nil, qerr.New(qerr.DeviceNotActive, "Block job '%s' not found", c.ID)
+		}
+	} else if j == nil {
+		return nil, qerr.Generic("Job not found")
 	}
-	return nil, qerr.Generic("Job not found")
-}
-
-// FindBlockJob is blockdev.c find_block_job_locked: a block job with that
-// id, or "Block job '%s' not found" (DeviceNotActive).
-func (m *Manager) FindBlockJob(id string) (*Job, error) {
-	if j := m.byID[id]; j != nil && j.blockJob {
-		return j, nil
-	}
-	return nil, qerr.New(qerr.DeviceNotActive, "Block job '%s' not found", id)
+	return j, nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/scenario"
 	"github.com/jobfsm/jobfsm/sim"
 )
@@ -448,7 +449,7 @@ func liveness(t *testing.T, kinds []string, flags int) {
 		case "fail":
 			spec.FailAt = 2
 		case "prepare-fail":
-			spec.PrepareErr = &sim.JobError{Errno: sim.EIO}
+			spec.PrepareErr = &sim.JobError{Errno: errno.EIO}
 		case "ready":
 			spec.Ready = true
 		}
@@ -610,7 +611,7 @@ func TestPolicyToAction(t *testing.T) {
 		sim.OnErrorAuto:   {sim.ActionStop, sim.ActionReport},
 	}
 	for p, w := range want {
-		if got := [2]sim.ErrorAction{p.Decide(sim.ENOSPC), p.Decide(sim.EIO)}; got != w {
+		if got := [2]sim.ErrorAction{p.Decide(errno.ENOSPC), p.Decide(errno.EIO)}; got != w {
 			t.Errorf("%s: %v, want %v", p, got, w)
 		}
 	}
@@ -624,7 +625,7 @@ func TestErrorPolicies(t *testing.T) {
 	playAll(t, "error_stop_resume", "error_stop_cancel", "error_ignore")
 	// ENOSPC under enospc stops with io-status nospace; resume resets it.
 	m := sim.New(sim.Options{})
-	j, _ := m.Create(sim.JobSpec{ID: "j0", Driver: sim.NewTestDriver(sim.TestSpec{Steps: 3, IOErrorAt: 2, IOErrno: sim.ENOSPC, OnError: sim.OnErrorEnospc})})
+	j, _ := m.Create(sim.JobSpec{ID: "j0", Driver: sim.NewTestDriver(sim.TestSpec{Steps: 3, IOErrorAt: 2, IOErrno: errno.ENOSPC, OnError: sim.OnErrorEnospc})})
 	_ = m.Start(j)
 	if !m.RunUntil(func() bool { return j.Status() == fsm.Paused }, 1e12) {
 		t.Fatal("enospc + ENOSPC did not stop the job")

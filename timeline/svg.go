@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/jobfsm/jobfsm/fsm"
@@ -197,11 +198,7 @@ func (l *Layout) detail(i int) string {
 
 // dataJSON renders an event's data with sorted keys.
 func dataJSON(d map[string]any) string {
-	keys := make([]string, 0, len(d))
-	for k := range d {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(d))
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		v, _ := json.Marshal(d[k])

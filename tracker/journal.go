@@ -204,26 +204,21 @@ func (j *Journal) Job(id string) (JobRecord, bool) {
 
 // Jobs returns every tracked job in the order it was journaled.
 func (j *Journal) Jobs() []JobRecord {
-	var out []JobRecord
-	_ = j.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketJobs).ForEach(func(k, v []byte) error {
-			var r JobRecord
-			if json.Unmarshal(v, &r) == nil {
-				out = append(out, r)
-			}
-			return nil
-		})
-	})
+	out := readAll[JobRecord](j, bucketJobs)
 	sort.Slice(out, func(a, b int) bool { return out[a].Seq < out[b].Seq })
 	return out
 }
 
 // Bitmaps returns every tracked bitmap, by key.
-func (j *Journal) Bitmaps() []BitmapRecord {
-	var out []BitmapRecord
+func (j *Journal) Bitmaps() []BitmapRecord { return readAll[BitmapRecord](j, bucketBitmaps) }
+
+// readAll decodes every record of a bucket, in key order; one that does not
+// decode is passed over.
+func readAll[R any](j *Journal, bucket []byte) []R {
+	var out []R
 	_ = j.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketBitmaps).ForEach(func(k, v []byte) error {
-			var r BitmapRecord
+		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
+			var r R
 			if json.Unmarshal(v, &r) == nil {
 				out = append(out, r)
 			}

@@ -3,9 +3,10 @@ package tracker
 import (
 	"bytes"
 	"flag"
+	"maps"
 	"os"
 	"os/exec"
-	"sort"
+	"slices"
 	"testing"
 )
 
@@ -35,11 +36,7 @@ func TestPlantedBugsAreCaught(t *testing.T) {
 	}
 	seed := flag.Lookup("rapid.seed").Value.String()
 	checks := flag.Lookup("rapid.checks").Value.String()
-	var names []string
-	for n := range bugNames {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(bugNames))
 	for _, bug := range names {
 		t.Run(bug, func(t *testing.T) {
 			t.Parallel()

@@ -17,9 +17,9 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/jobfsm/jobfsm/blockdev"
+	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/internal/rapidmain"
 	"github.com/jobfsm/jobfsm/qmp"
-	"github.com/jobfsm/jobfsm/sim"
 )
 
 // defaultChecks keeps the property test at a few seconds on two cores;
@@ -569,7 +569,7 @@ func runProperty(t *rapid.T, dir string, bug Bug) {
 				return
 			}
 			tj := w.jobs[rapid.SampledFrom(ids).Draw(t, "job")]
-			_, _ = w.d.Graph().InjectError(tj.target, blockdev.InjectRule{Write: true, Errno: sim.EIO, Once: true})
+			_, _ = w.d.Graph().InjectError(tj.target, blockdev.InjectRule{Write: true, Errno: errno.EIO, Once: true})
 		},
 		"other-cancel": func(t *rapid.T) {
 			ids := w.runningIDs()

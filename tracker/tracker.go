@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
+
+	"github.com/jobfsm/jobfsm/internal/errno"
 )
 
 // Verdicts of a tracked job.
@@ -24,7 +27,7 @@ const (
 
 // canceledText is strerror(ECANCELED) on glibc: QEMU's error text of a job
 // that was cancelled (by a user or by its transaction's abort).
-const canceledText = "Operation canceled"
+var canceledText = errno.ECANCELED.String()
 
 // Kill points: Options.Hook is called with these names at the protocol's
 // steps, after the step's effect (journal write or command) is done.
@@ -563,25 +566,27 @@ func (t *Tracker) viewVerdicts(verdicts []JobRecord, bitmaps []BitmapRecord) {
 	}
 }
 
-func (t *Tracker) finalize(id string) error {
-	_, err := t.c.Execute("job-finalize", map[string]any{"id": id})
+func (t *Tracker) finalize(id string) error { return t.verb("job-finalize", id, PointFinalize) }
+
+func (t *Tracker) dismissAll(ids []string) error {
+	for _, id := range ids {
+		if err := t.verb("job-dismiss", id, PointDismiss); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// verb sends a job verb whose refusal by QEMU changes nothing for the
+// tracker (the job moved on meanwhile; Reconcile reads what it became), then
+// passes the kill point after it. Only a broken connection is an error.
+func (t *Tracker) verb(cmd, id, after string) error {
+	_, err := t.c.Execute(cmd, map[string]any{"id": id})
 	var qe *QMPError
 	if err != nil && !errors.As(err, &qe) {
 		return err
 	}
-	t.hook(PointFinalize)
-	return nil
-}
-
-func (t *Tracker) dismissAll(ids []string) error {
-	for _, id := range ids {
-		_, err := t.c.Execute("job-dismiss", map[string]any{"id": id})
-		var qe *QMPError
-		if err != nil && !errors.As(err, &qe) {
-			return err
-		}
-		t.hook(PointDismiss)
-	}
+	t.hook(after)
 	return nil
 }
 
@@ -689,22 +694,12 @@ func (t *Tracker) status(live map[string]*jobInfo) Status {
 
 // SortedJobIDs returns the status's job ids in order.
 func (s Status) SortedJobIDs() []string {
-	ids := make([]string, 0, len(s.Jobs))
-	for id := range s.Jobs {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
+	return slices.Sorted(maps.Keys(s.Jobs))
 }
 
 // SortedBitmapKeys returns the status's bitmap keys in order.
 func (s Status) SortedBitmapKeys() []string {
-	ks := make([]string, 0, len(s.Bitmaps))
-	for k := range s.Bitmaps {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
+	return slices.Sorted(maps.Keys(s.Bitmaps))
 }
 
 // Only returns the status restricted to one job (and its bitmap).

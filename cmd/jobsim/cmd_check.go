@@ -12,11 +12,7 @@ import (
 )
 
 func init() {
-	register(&command{
-		name:    "check",
-		summary: "the main job: exhaustive exploration plus a random campaign against the simulator",
-		run:     runCheck,
-	})
+	register("check", "the main job: exhaustive exploration plus a random campaign against the simulator", runCheck)
 }
 
 // checkOptions are check's flags.
@@ -61,15 +57,12 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 	noExplore := fs.Bool("no-explore", false, "skip the exhaustive explorer")
 	noCampaign := fs.Bool("no-campaign", false, "skip the random campaign")
 	qemu := addQemuFlag(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
 	}
 	var err error
 	if o.version, err = qemu.version(); err != nil {
 		return err
-	}
-	if fs.NArg() != 0 {
-		return usageErr("unexpected argument %q", fs.Arg(0))
 	}
 	if o.sequences < 0 || o.steps <= 0 {
 		return usageErr("--sequences must be >= 0 and --steps > 0")
@@ -98,17 +91,14 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 	start := time.Now()
 	var results []*phaseResult
 	var unavailable []string
-	if o.explore {
-		r, err := explorePhase(o, prog)
-		prog.finish()
-		if err != nil {
-			unavailable = append(unavailable, err.Error())
-		} else {
-			results = append(results, r)
+	for _, ph := range []struct {
+		on  bool
+		run func(checkOptions, *progress) (*phaseResult, error)
+	}{{o.explore, explorePhase}, {o.campaign, campaignPhase}} {
+		if !ph.on {
+			continue
 		}
-	}
-	if o.campaign {
-		r, err := campaignPhase(o, prog)
+		r, err := ph.run(o, prog)
 		prog.finish()
 		if err != nil {
 			unavailable = append(unavailable, err.Error())

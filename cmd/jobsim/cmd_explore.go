@@ -10,11 +10,7 @@ import (
 )
 
 func init() {
-	register(&command{
-		name:    "explore",
-		summary: "explore every state of the lifecycle model under a TLC config's bounds",
-		run:     runExplore,
-	})
+	register("explore", "explore every state of the lifecycle model under a TLC config's bounds", runExplore)
 }
 
 // exploreOutput is the JSON of `jobsim explore --format json`.
@@ -34,11 +30,8 @@ func runExplore(args []string, stdout, stderr io.Writer) error {
 	qemu := addQemuFlag(fset)
 	format := fset.String("format", "text", "output format: text or json")
 	workers := fset.Int("workers", 0, "parallel workers (0: one per CPU)")
-	if err := parseFlags(fset, args); err != nil {
+	if err := parseFlagsOnly(fset, args); err != nil {
 		return err
-	}
-	if fset.NArg() != 0 {
-		return usageErr("unexpected argument %q", fset.Arg(0))
 	}
 	if *cfgPath == "" {
 		return usageErr("--config is required")

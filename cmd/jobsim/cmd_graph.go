@@ -8,13 +8,7 @@ import (
 	"github.com/jobfsm/jobfsm/fsm"
 )
 
-func init() {
-	register(&command{
-		name:    "graph",
-		summary: "print the lifecycle diagram (dot, mermaid or svg)",
-		run:     runGraph,
-	})
-}
+func init() { register("graph", "print the lifecycle diagram (dot, mermaid or svg)", runGraph) }
 
 func runGraph(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("graph", "graph [--format dot|mermaid|svg]\n\n"+
@@ -22,11 +16,8 @@ func runGraph(args []string, stdout, stderr io.Writer) error {
 		"mermaid is the status graph with the triggers on its edges; svg renders the\n"+
 		"dot form with Graphviz (needs the dot command, Debian package graphviz).", stderr)
 	format := fs.String("format", "dot", "output format: dot, mermaid, svg")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() != 0 {
-		return usageErr("unexpected argument %q", fs.Arg(0))
 	}
 	switch *format {
 	case "dot":

@@ -20,13 +20,7 @@ import (
 // tests can replace it).
 var qmpStdin io.Reader = os.Stdin
 
-func init() {
-	register(&command{
-		name:    "qmp",
-		summary: "serve QMP like qemu-storage-daemon (stdio or --socket)",
-		run:     runQMP,
-	})
-}
+func init() { register("qmp", "serve QMP like qemu-storage-daemon (stdio or --socket)", runQMP) }
 
 func runQMP(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("qmp", "qmp [--qemu 7.2|10.0] [--socket PATH] [--clock wall|virtual] [--seed N] [--test-commands] [--faults FILE]", stderr)
@@ -39,11 +33,8 @@ func runQMP(args []string, stdout, stderr io.Writer) error {
 	version := fsm.DefaultVersion
 	fs.Var(&version, "qemu", "the QEMU version to speak: 7.2 or 10.0 (schema, greeting, verb table, behaviours)")
 	faultsFile := fs.String("faults", "", "inject the faults of this plan (JSON, see go doc ./faults); each one is logged on stderr")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() != 0 {
-		return usageErr("unexpected argument %q", fs.Arg(0))
 	}
 	opts := qmp.ServerOptions{
 		Options: qmp.Options{Seed: *seed, Version: version, TestCommands: *testCmds},

@@ -5,37 +5,23 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/jobfsm/jobfsm/timeline"
 )
 
-func init() {
-	register(&command{
-		name:    "replay",
-		summary: "render the timeline of a recorded trace or event log",
-		run:     runReplay,
-	})
-}
+func init() { register("replay", "render the timeline of a recorded trace or event log", runReplay) }
 
 func runReplay(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("replay", "replay [--format text|json|svg|html] TRACE\n\n"+
 		"TRACE is NDJSON of sim trace records (the Tracer option's output) or of\n"+
 		"events, or a JSON object with an \"events\" array (jobsim run --format json,\n"+
 		"a QEMU transcript from qemu-transcripts/). \"-\" reads standard input.", stderr)
-	format := fs.String("format", "text", "output format: "+strings.Join(timelineFormats, ", "))
-	if err := parseFlags(fs, args); err != nil {
+	format := timelineFormatFlag(fs)
+	name, err := parseTimelineFlags(fs, args, format, "trace file")
+	if err != nil {
 		return err
 	}
-	if err := checkFormat(*format); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return usageErr("want exactly one trace file, got %d arguments", fs.NArg())
-	}
-	name := fs.Arg(0)
 	var data []byte
-	var err error
 	if name == "-" {
 		data, err = io.ReadAll(io.LimitReader(os.Stdin, timeline.MaxLogSize+1))
 	} else {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/jobfsm/jobfsm/scenario"
@@ -16,32 +17,23 @@ import (
 var timelineFormats = []string{"text", "json", "svg", "html"}
 
 func init() {
-	register(&command{
-		name:    "run",
-		summary: "run a scenario file in the simulator and print its per-job timeline",
-		run:     runRun,
-	})
+	register("run", "run a scenario file in the simulator and print its per-job timeline", runRun)
 }
 
 func runRun(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("run", "run [--format text|json|svg|html] [--seed N] [--qemu VERSION] SCENARIO.json", stderr)
-	format := fs.String("format", "text", "output format: "+strings.Join(timelineFormats, ", "))
+	format := timelineFormatFlag(fs)
 	seed := fs.Uint64("seed", 0, "tie-break seed (default: the scenario's own seed)")
 	qemu := addQemuFlag(fs)
-	if err := parseFlags(fs, args); err != nil {
+	name, err := parseTimelineFlags(fs, args, format, "scenario file")
+	if err != nil {
 		return err
 	}
 	version, err := qemu.version()
 	if err != nil {
 		return err
 	}
-	if err := checkFormat(*format); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return usageErr("want exactly one scenario file, got %d arguments", fs.NArg())
-	}
-	s, err := scenario.Load(fs.Arg(0))
+	s, err := scenario.Load(name)
 	if err != nil {
 		return inputErr("%v", err)
 	}
@@ -62,13 +54,24 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func checkFormat(f string) error {
-	for _, ok := range timelineFormats {
-		if f == ok {
-			return nil
-		}
+// timelineFormatFlag defines run's and replay's --format.
+func timelineFormatFlag(fs *flag.FlagSet) *string {
+	return fs.String("format", "text", "output format: "+strings.Join(timelineFormats, ", "))
+}
+
+// parseTimelineFlags parses the flags of run or replay, checks --format, and
+// returns the one file they take (what names it in the usage error).
+func parseTimelineFlags(fs *flag.FlagSet, args []string, format *string, what string) (string, error) {
+	if err := parseFlags(fs, args); err != nil {
+		return "", err
 	}
-	return usageErr("unknown format %q (want one of %s)", f, strings.Join(timelineFormats, ", "))
+	if !slices.Contains(timelineFormats, *format) {
+		return "", usageErr("unknown format %q (want one of %s)", *format, strings.Join(timelineFormats, ", "))
+	}
+	if fs.NArg() != 1 {
+		return "", usageErr("want exactly one %s, got %d arguments", what, fs.NArg())
+	}
+	return fs.Arg(0), nil
 }
 
 // flagSet reports whether the flag was given on the command line.

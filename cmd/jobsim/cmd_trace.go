@@ -9,11 +9,7 @@ import (
 )
 
 func init() {
-	register(&command{
-		name:    "trace",
-		summary: "run a random simulator scenario and write its NDJSON trace (for tla/TraceJobLifecycle.tla)",
-		run:     runTrace,
-	})
+	register("trace", "run a random simulator scenario and write its NDJSON trace (for tla/TraceJobLifecycle.tla)", runTrace)
 }
 
 func runTrace(args []string, stdout, stderr io.Writer) error {
@@ -21,11 +17,8 @@ func runTrace(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 1, "scenario seed (same seed, same trace)")
 	steps := fs.Int("steps", 80, "random actions before the wind-down")
 	out := fs.String("out", "", "write the trace to FILE instead of stdout")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() != 0 {
-		return usageErr("unexpected argument %q", fs.Arg(0))
 	}
 	if *steps <= 0 {
 		return usageErr("--steps must be positive")

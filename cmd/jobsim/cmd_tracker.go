@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
@@ -14,11 +13,7 @@ import (
 )
 
 func init() {
-	register(&command{
-		name:    "tracker",
-		summary: "start backups and decide their outcome from a durable journal (backup, backup-group, status, watch)",
-		run:     runTracker,
-	})
+	register("tracker", "start backups and decide their outcome from a durable journal (backup, backup-group, status, watch)", runTracker)
 }
 
 const trackerUsage = `tracker --qmp SOCKET --journal FILE [--view FILE] COMMAND ...
@@ -113,11 +108,8 @@ func runTracker(args []string, stdout, stderr io.Writer) error {
 		sfs := newFlagSet("tracker status", "tracker ... status [--json] [--job ID]", stderr)
 		asJSON := sfs.Bool("json", false, "print one JSON object on one line")
 		only := sfs.String("job", "", "print only this tracked job")
-		if err := parseFlags(sfs, rest); err != nil {
+		if err := parseFlagsOnly(sfs, rest); err != nil {
 			return err
-		}
-		if sfs.NArg() != 0 {
-			return usageErr("unexpected argument %q", sfs.Arg(0))
 		}
 		do = func(t *tracker.Tracker) error {
 			if *only != "" {
@@ -210,20 +202,20 @@ func runTrackerCommand(journal string, dial func() (*tracker.Client, error), opt
 func parseBackupFlags(args []string, stderr io.Writer) (tracker.BackupSpec, error) {
 	bfs := newFlagSet("tracker backup", "tracker ... backup --job-id ID --device NODE --target NODE --sync MODE [--bitmap NAME] [--bitmap-mode MODE] [--speed N]", stderr)
 	var s tracker.BackupSpec
-	bfs.StringVar(&s.JobID, "job-id", "", "the job's id")
-	bfs.StringVar(&s.Device, "device", "", "source node")
-	bfs.StringVar(&s.Target, "target", "", "target node")
-	bfs.StringVar(&s.Sync, "sync", "", "full, top, none, incremental or bitmap")
-	bfs.StringVar(&s.Bitmap, "bitmap", "", "dirty bitmap on the source node")
-	bfs.StringVar(&s.BitmapMode, "bitmap-mode", "", "on-success, always or never")
-	bfs.Int64Var(&s.Speed, "speed", 0, "rate limit in bytes per second (0: none)")
-	if err := parseFlags(bfs, args); err != nil {
-		return s, err
-	}
-	if bfs.NArg() != 0 {
-		return s, usageErr("unexpected argument %q", bfs.Arg(0))
-	}
-	return s, nil
+	backupFlags(bfs, &s)
+	return s, parseFlagsOnly(bfs, args)
+}
+
+// backupFlags defines a backup's flags on fs: backup's flags and the keys of
+// backup-group's --backup SPEC.
+func backupFlags(fs *flag.FlagSet, s *tracker.BackupSpec) {
+	fs.StringVar(&s.JobID, "job-id", "", "the job's id")
+	fs.StringVar(&s.Device, "device", "", "source node")
+	fs.StringVar(&s.Target, "target", "", "target node")
+	fs.StringVar(&s.Sync, "sync", "", "full, top, none, incremental or bitmap")
+	fs.StringVar(&s.Bitmap, "bitmap", "", "dirty bitmap on the source node")
+	fs.StringVar(&s.BitmapMode, "bitmap-mode", "", "on-success, always or never")
+	fs.Int64Var(&s.Speed, "speed", 0, "rate limit in bytes per second (0: none)")
 }
 
 // specList is backup-group's repeated --backup flag.
@@ -233,32 +225,20 @@ func (l *specList) String() string { return fmt.Sprint(len(*l)) }
 
 func (l *specList) Set(v string) error {
 	var s tracker.BackupSpec
+	keys := flag.NewFlagSet("backup", flag.ContinueOnError)
+	backupFlags(keys, &s)
 	for _, kv := range strings.Split(v, ",") {
 		k, val, ok := strings.Cut(kv, "=")
 		if !ok {
 			return fmt.Errorf("%q is not key=value", kv)
 		}
-		switch k {
-		case "job-id":
-			s.JobID = val
-		case "device":
-			s.Device = val
-		case "target":
-			s.Target = val
-		case "sync":
-			s.Sync = val
-		case "bitmap":
-			s.Bitmap = val
-		case "bitmap-mode":
-			s.BitmapMode = val
-		case "speed":
-			n, err := strconv.ParseInt(val, 10, 64)
-			if err != nil {
-				return fmt.Errorf("speed %q is not an integer", val)
-			}
-			s.Speed = n
-		default:
-			return fmt.Errorf("unknown key %q (job-id, device, target, sync, bitmap, bitmap-mode, speed)", k)
+		if keys.Lookup(k) == nil {
+			var known []string
+			keys.VisitAll(func(f *flag.Flag) { known = append(known, f.Name) })
+			return fmt.Errorf("unknown key %q (%s)", k, strings.Join(known, ", "))
+		}
+		if err := keys.Set(k, val); err != nil {
+			return fmt.Errorf("%s %q is not an integer", k, val) // only speed can fail
 		}
 	}
 	*l = append(*l, s)

@@ -9,8 +9,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -34,11 +35,12 @@ type command struct {
 
 var commands = map[string]*command{}
 
-func register(c *command) {
-	if _, dup := commands[c.name]; dup {
-		panic("jobsim: duplicate subcommand " + c.name)
+// register adds a subcommand; each cmd_*.go file registers its own in init.
+func register(name, summary string, run func(args []string, stdout, stderr io.Writer) error) {
+	if _, dup := commands[name]; dup {
+		panic("jobsim: duplicate subcommand " + name)
 	}
-	commands[c.name] = c
+	commands[name] = &command{name: name, summary: summary, run: run}
 }
 
 // exitError carries an exit status with an error.
@@ -85,18 +87,25 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// parseFlagsOnly is parseFlags for a command that takes no arguments after
+// its flags.
+func parseFlagsOnly(fs *flag.FlagSet, args []string) error {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return usageErr("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
 var errHelp = errors.New("help requested")
 
 func mainUsage(w io.Writer) {
 	fmt.Fprintln(w, "usage: jobsim COMMAND [flags] [args]")
 	fmt.Fprintln(w, "\njobsim runs QEMU 7.2's block-job lifecycle in a deterministic simulator.")
 	fmt.Fprintln(w, "\ncommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range sortedNames() {
 		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'jobsim COMMAND --help' for a command's flags.")
@@ -130,12 +139,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func sortedNames() []string {
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(commands))
 }
 
 func main() {

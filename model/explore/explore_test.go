@@ -44,6 +44,20 @@ func readmeCounts(t *testing.T) map[string][2]int {
 	return out
 }
 
+// exploreFile explores the model config at path under its own bounds.
+func exploreFile(t *testing.T, path string) *Result {
+	t.Helper()
+	c, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Explore(c, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 // TestCountsMatchREADME: the explorer finds exactly the distinct-state
 // counts and depths TLC found (recorded in tla/README.md), for every config
 // TLC checks without error. `make tlc` compares the two live in CI; this
@@ -69,14 +83,7 @@ func TestCountsMatchREADME(t *testing.T) {
 			if !ok {
 				t.Fatalf("tla/README.md records no distinct-state count for %s", name)
 			}
-			c, err := LoadConfig(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := Explore(c, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := exploreFile(t, path)
 			if res.Violation != nil {
 				t.Fatalf("%s %s violated:\n%v", res.Violation.Kind, res.Violation.Name, res.Violation.Trace)
 			}
@@ -113,14 +120,7 @@ func TestExpectedViolations(t *testing.T) {
 		}
 		seen[name] = exp.String()
 		t.Run(name, func(t *testing.T) {
-			c, err := LoadConfig(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := Explore(c, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := exploreFile(t, path)
 			v := res.Violation
 			if !exp.MetBy(v) {
 				t.Fatalf("Expect: %s, got %+v", exp, v)

@@ -3,10 +3,12 @@ package harness
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/jobfsm/jobfsm/blockdev"
 	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/model"
 	"github.com/jobfsm/jobfsm/sim"
 	"github.com/jobfsm/jobfsm/sim/blockjob"
@@ -324,12 +326,8 @@ func (r *Runner) createReal(plans []model.JobPlan, obs *model.Obs, rec *StepReco
 			}
 			sj, serr = blockjob.Commit(r.sim, r.g, a)
 		}
-		obs.Creates[len(obs.Creates)-1].Err = serr
 		descs = append(descs, fmt.Sprintf("%s [real %s] -> %s", id, p, model.ErrText(serr)))
-		if d := sameErr(merr, serr); d != "" {
-			return &Violation{ID: "M", Step: step, Detail: fmt.Sprintf("create %s: %s", id, d)}
-		}
-		if err := r.observe(step); err != nil {
+		if err := r.created(obs, step, id, merr, serr); err != nil {
 			return err
 		}
 		if serr != nil {
@@ -339,11 +337,7 @@ func (r *Runner) createReal(plans []model.JobPlan, obs *model.Obs, rec *StepReco
 			}
 			continue
 		}
-		r.simJobs[id] = sj
-		if !r.idSet[id] {
-			r.idSet[id] = true
-			r.ids = append(r.ids, id)
-		}
+		r.track(id, sj)
 		rj.mj = r.mod.Job(id)
 		r.real[id] = rj
 		rj.dev.last = rj
@@ -508,14 +502,7 @@ func (r *Runner) checkBitmaps(o *model.Obs) error {
 	return nil
 }
 
-func keys(m map[int64]bool) []int64 {
-	var out []int64
-	for c := range m {
-		out = append(out, c)
-	}
-	slices.Sort(out)
-	return out
-}
+func keys(m map[int64]bool) []int64 { return slices.Sorted(maps.Keys(m)) }
 
 // armFault arms a one-shot EIO write fault on the node a real job writes,
 // or (disarm) clears the faults armed there.
@@ -527,7 +514,7 @@ func (r *Runner) armFault(id string, disarm bool) string {
 	if disarm {
 		return fmt.Sprintf("disarm faults on %s -> %s", rj.fault, model.ErrText(r.g.ClearInjections(rj.fault)))
 	}
-	_, err := r.g.InjectError(rj.fault, blockdev.InjectRule{Write: true, Errno: sim.EIO, Once: true})
+	_, err := r.g.InjectError(rj.fault, blockdev.InjectRule{Write: true, Errno: errno.EIO, Once: true})
 	if err == nil {
 		// Whichever job writes that node now may meet the fault.
 		if rj.dev != nil && rj.dev.last != nil && rj.dev.last.mj != nil {

@@ -250,13 +250,6 @@ func runSequence(r *Runner, steps int, src Source) (*Runner, []model.Action, err
 	return r, acts, r.Finish()
 }
 
-// Replay runs the given actions on a fresh runner with seed, then the
-// drain-down.
-func Replay(seed uint64, acts []model.Action) (*Runner, error) {
-	r := NewRunner(seed)
-	return r, r.run(acts)
-}
-
 func (r *Runner) run(acts []model.Action) error {
 	for _, a := range acts {
 		if err := r.Do(a); err != nil {

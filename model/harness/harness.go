@@ -3,6 +3,7 @@ package harness
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jobfsm/jobfsm/blockdev"
 	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/internal/qerr"
 	"github.com/jobfsm/jobfsm/model"
 	"github.com/jobfsm/jobfsm/sim"
@@ -126,12 +128,7 @@ func fromSim(e sim.Event) (model.Event, string) {
 	default:
 		return me, fmt.Sprintf("unknown event %q", e.Name)
 	}
-	d := e.Data()
-	var got []string
-	for k := range d {
-		got = append(got, k)
-	}
-	slices.Sort(got)
+	got := slices.Sorted(maps.Keys(e.Data()))
 	if !slices.Equal(got, keys) {
 		return me, fmt.Sprintf("%s data members %v, QEMU 7.2 sends %v", e.Name, got, keys)
 	}
@@ -303,7 +300,7 @@ func planSpecs(p model.JobPlan, id string, txn int) (sim.TestSpec, model.Spec) {
 	}
 	failText := ""
 	if p.FailAt > 0 {
-		ts.FailErrno = sim.EIO
+		ts.FailErrno = errno.EIO
 		failText = model.Strerror(5)
 		if p.FailAt%2 == 0 {
 			ts.FailMsg = fmt.Sprintf("slice %d failed", p.FailAt)
@@ -313,11 +310,11 @@ func planSpecs(p model.JobPlan, id string, txn int) (sim.TestSpec, model.Spec) {
 	ioErrno := 5
 	if p.NoSpace {
 		ioErrno = 28
-		ts.IOErrno = sim.ENOSPC
+		ts.IOErrno = errno.ENOSPC
 	}
 	prepareText := model.Strerror(22)
 	if p.PrepareFails {
-		ts.PrepareErr = &sim.JobError{Errno: sim.EINVAL}
+		ts.PrepareErr = &sim.JobError{Errno: errno.EINVAL}
 		if p.Steps%2 == 1 {
 			// A driver's own message rather than strerror.
 			ts.PrepareErr.Msg = "prepare refused the graph change"
@@ -575,22 +572,14 @@ func (r *Runner) create(a model.Action, obs *model.Obs, rec *StepRecord, step in
 		merr := r.mod.Create(spec)
 		sj, serr := r.sim.Create(sim.JobSpec{ID: id, Driver: &probe{TestDriver: sim.NewTestDriver(ts), r: r, lazy: p.Lazy && p.Ready}, Txn: simTxn,
 			ManualFinalize: p.ManualFinalize, ManualDismiss: !spec.AutoDismiss, Speed: p.Speed})
-		obs.Creates[len(obs.Creates)-1].Err = serr
 		descs = append(descs, fmt.Sprintf("%s [%s] -> %s", id, p, model.ErrText(serr)))
 		rec.Jobs = append(rec.Jobs, id)
-		if d := sameErr(merr, serr); d != "" {
-			return &Violation{ID: "M", Step: step, Detail: fmt.Sprintf("create %s: %s", id, d)}
-		}
-		if err := r.observe(step); err != nil {
+		if err := r.created(obs, step, id, merr, serr); err != nil {
 			return err
 		}
 		if serr == nil {
 			delete(r.real, id) // a real job that had this id is gone
-			r.simJobs[id] = sj
-			if !r.idSet[id] {
-				r.idSet[id] = true
-				r.ids = append(r.ids, id)
-			}
+			r.track(id, sj)
 			started = append(started, id)
 		}
 	}
@@ -615,6 +604,25 @@ func (r *Runner) create(a model.Action, obs *model.Obs, rec *StepRecord, step in
 		}
 	}
 	return nil
+}
+
+// created records a creation's outcome, which must be the model's, and
+// observes the step.
+func (r *Runner) created(obs *model.Obs, step int, id string, merr, serr error) error {
+	obs.Creates[len(obs.Creates)-1].Err = serr
+	if d := sameErr(merr, serr); d != "" {
+		return &Violation{ID: "M", Step: step, Detail: fmt.Sprintf("create %s: %s", id, d)}
+	}
+	return r.observe(step)
+}
+
+// track makes a created sim job the one its id names from now on.
+func (r *Runner) track(id string, sj *sim.Job) {
+	r.simJobs[id] = sj
+	if !r.idSet[id] {
+		r.idSet[id] = true
+		r.ids = append(r.ids, id)
+	}
 }
 
 func (r *Runner) verb(a model.Action, obs *model.Obs, rec *StepRecord, step int) error {

@@ -2,8 +2,10 @@ package blockjob
 
 import (
 	"github.com/jobfsm/jobfsm/blockdev"
+	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/internal/qerr"
 	"github.com/jobfsm/jobfsm/sim"
+	"slices"
 )
 
 // CommitArgs are block-commit's arguments.
@@ -25,12 +27,20 @@ const commitBufferSize = 512 << 10
 // inChain reports whether n is top or below it in top's backing chain
 // (bdrv_chain_contains).
 func inChain(top, n *blockdev.Node) bool {
-	for _, c := range top.Chain() {
-		if c == n.SkipFilters() {
-			return true
-		}
+	return slices.Contains(top.Chain(), n.SkipFilters())
+}
+
+// nodeInChain is block-commit's top-node and base-node: the node named
+// name, which must be top or below it in top's backing chain.
+func nodeInChain(g *blockdev.Graph, top *blockdev.Node, name string) (*blockdev.Node, error) {
+	n, err := g.LookupNode(name)
+	if err != nil {
+		return nil, err
 	}
-	return false
+	if !inChain(top, n) {
+		return nil, qerr.Generic("'%s' is not in this backing file chain", name)
+	}
+	return n, nil
 }
 
 // findBacking is bdrv_find_backing_image: the node below top whose image
@@ -72,11 +82,8 @@ func Commit(m *sim.Manager, g *blockdev.Graph, a CommitArgs) (*sim.Job, error) {
 	top := bs
 	switch {
 	case a.TopNode != nil:
-		if top, err = g.LookupNode(*a.TopNode); err != nil {
+		if top, err = nodeInChain(g, bs, *a.TopNode); err != nil {
 			return nil, err
-		}
-		if !inChain(bs, top) {
-			return nil, qerr.Generic("'%s' is not in this backing file chain", *a.TopNode)
 		}
 	case a.Top != nil:
 		if top = findBacking(bs, *a.Top); top == nil && bs.Info().File != *a.Top {
@@ -91,11 +98,8 @@ func Commit(m *sim.Manager, g *blockdev.Graph, a CommitArgs) (*sim.Job, error) {
 	var base *blockdev.Node
 	switch {
 	case a.BaseNode != nil:
-		if base, err = g.LookupNode(*a.BaseNode); err != nil {
+		if base, err = nodeInChain(g, top, *a.BaseNode); err != nil {
 			return nil, err
-		}
-		if !inChain(top, base) {
-			return nil, qerr.Generic("'%s' is not in this backing file chain", *a.BaseNode)
 		}
 	case a.Base != nil:
 		if base = findBacking(top, *a.Base); base == nil {
@@ -137,8 +141,8 @@ func Commit(m *sim.Manager, g *blockdev.Graph, a CommitArgs) (*sim.Job, error) {
 			return nil, err
 		}
 	}
-	d := &commitJob{g: g, device: bs, top: top, base: base, overlay: overlay, onError: onError, header: header}
-	d.u = user{m: m, t: sim.TypeCommit}
+	d := &commitJob{top: top, overlay: overlay, chainJob: chainJob{u: user{m: m, t: sim.TypeCommit},
+		g: g, device: bs, base: base, onError: onError, header: header}}
 	m.DrainAllFor(sim.DrainCommitBeforeJob)
 	j, err := m.Create(a.spec("", d, nil))
 	if err != nil {
@@ -175,22 +179,10 @@ func Commit(m *sim.Manager, g *blockdev.Graph, a CommitArgs) (*sim.Job, error) {
 
 // commitJob is block/commit.c's job (not the active layer).
 type commitJob struct {
-	u       user
-	g       *blockdev.Graph
-	device  *blockdev.Node
-	top     *blockdev.Node
-	base    *blockdev.Node
-	overlay *blockdev.Node
-	filter  *blockdev.Node
-	baseBB  *blockdev.Edge
-	onError sim.OnError
-	header  string
-
-	started  bool
-	offset   int64
-	length   int64
-	delay    int64
-	rl       rateLimit
+	chainJob
+	top      *blockdev.Node
+	overlay  *blockdev.Node
+	baseBB   *blockdev.Edge
 	prepared bool
 }
 
@@ -199,49 +191,37 @@ func (d *commitJob) Type() sim.JobType { return sim.TypeCommit }
 // Run is commit_run: copy what is allocated above base, 512 KiB at a time.
 func (d *commitJob) Run(j *sim.Job) sim.Step {
 	if !d.started {
-		d.started = true
-		d.length = d.top.Size()
-		j.SetProgressTotal(d.length)
+		d.start(j, d.top.Size())
 		if d.base.Size() < d.length {
 			if err := d.base.Truncate(d.length); err != nil {
-				return sim.Finish(&sim.JobError{Errno: sim.EIO})
+				return sim.Finish(&sim.JobError{Errno: errno.EIO})
 			}
 		}
 	}
-	if d.delay > 0 {
-		dl := d.delay
-		d.delay = 0
-		return sim.Sleep(dl)
+	if sleep, ok := d.owed(); ok {
+		return sleep
 	}
-	if j.IsCancelled() || d.offset >= d.length {
+	if d.done(j) {
 		return sim.Finish(nil)
 	}
-	alloc, n := blockdev.AllocatedAbove(d.top, d.base, false, d.offset, min(commitBufferSize, d.length-d.offset), blockdev.DefaultClusterSize)
+	alloc, n := blockdev.AllocatedAbove(d.top, d.base, false, d.offset, d.chunk(), blockdev.DefaultClusterSize)
 	var lat int64
 	if alloc {
 		var err error
 		var isRead bool
 		lat, isRead, err = copyRange(d.top, d.base, d.offset, n)
 		if err != nil {
-			errno := ioErrno(err)
-			switch j.ErrorAction(d.onError, isRead, errno) {
+			e := ioErrno(err)
+			switch j.ErrorAction(d.onError, isRead, e) {
 			case sim.ActionReport:
-				return sim.Finish(&sim.JobError{Errno: errno})
+				return sim.Finish(&sim.JobError{Errno: e})
 			case sim.ActionIgnore:
 				return sim.Sleep(retryNs) // n = 0: the same offset again
 			}
 			return sim.Continue()
 		}
 	}
-	d.offset += n
-	j.AddProgress(n)
-	if alloc {
-		d.delay = d.rl.delay(j.Now(), j.Speed(), n)
-	}
-	if lat > 0 {
-		return sim.Sleep(lat)
-	}
-	return sim.Continue()
+	return d.advance(j, n, alloc, lat)
 }
 
 // Prepare is commit_prepare: the overlay of top now uses base
@@ -250,8 +230,8 @@ func (d *commitJob) Prepare(j *sim.Job) error {
 	d.prepared = true
 	for _, e := range d.filter.Parents() {
 		if e.Kind == blockdev.ParentNode && e.Role == "backing" {
-			if err := d.g.SetBacking(e.Parent, d.base, d.header); err != nil {
-				return &sim.JobError{Errno: sim.EIO, Msg: err.Error()}
+			if err := d.rebase(e.Parent); err != nil {
+				return err
 			}
 		}
 	}
@@ -261,9 +241,7 @@ func (d *commitJob) Prepare(j *sim.Job) error {
 // Clean is commit_abort/commit_clean: the commit filter goes (restoring the
 // chain if prepare did not run) and the job lets go of its nodes.
 func (d *commitJob) Clean(j *sim.Job) {
-	if d.filter != nil && !d.filter.Deleted() {
-		d.g.RemoveFilter(d.filter)
-	}
+	d.removeFilter()
 	d.g.DetachBackend(d.baseBB)
 	d.g.DetachJob(&d.u)
 	if d.prepared {
@@ -272,5 +250,3 @@ func (d *commitJob) Clean(j *sim.Job) {
 		j.Manager().DrainAllFor(sim.DrainCommitAbort)
 	}
 }
-
-func (d *commitJob) Free(j *sim.Job) { d.g.DetachJob(&d.u) }

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/jobfsm/jobfsm/blockdev"
+	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/internal/qerr"
 	"github.com/jobfsm/jobfsm/sim"
 )
@@ -44,6 +45,87 @@ func (r *rateLimit) delay(now, speed, n int64) int64 {
 	slices := float64(r.dispatched) / quota
 	r.sliceEnd = r.sliceStart + int64(slices*sliceNs)
 	return r.sliceEnd - now
+}
+
+// chainJob is what block/commit.c's and block/stream.c's jobs share: the
+// chain they copy along (device down to base), the filter they insert, their
+// error policy, the backing file name base gets, and the chunk loop.
+type chainJob struct {
+	u       user
+	g       *blockdev.Graph
+	device  *blockdev.Node
+	base    *blockdev.Node
+	filter  *blockdev.Node
+	onError sim.OnError
+	header  string
+	chunkLoop
+}
+
+// removeFilter takes the job's filter out of the graph unless it is gone.
+func (c *chainJob) removeFilter() {
+	if c.filter != nil && !c.filter.Deleted() {
+		c.g.RemoveFilter(c.filter)
+	}
+}
+
+// rebase makes base the backing of parent, named header in its image; a
+// failure fails the job with EIO.
+func (c *chainJob) rebase(parent *blockdev.Node) error {
+	if err := c.g.SetBacking(parent, c.base, c.header); err != nil {
+		return &sim.JobError{Errno: errno.EIO, Msg: err.Error()}
+	}
+	return nil
+}
+
+// Free lets go of the job's nodes.
+func (c *chainJob) Free(j *sim.Job) { c.g.DetachJob(&c.u) }
+
+// chunkLoop is the loop commit_run and stream_run share: a cursor over the
+// job's length in COMMIT_BUFFER_SIZE chunks and the rate limit's sleep owed
+// after a chunk that was copied (not after one skipped as unallocated).
+type chunkLoop struct {
+	started        bool
+	offset, length int64
+	delay          int64
+	rl             rateLimit
+}
+
+// start sets the length to walk and the job's progress total (once, at the
+// job's first run).
+func (c *chunkLoop) start(j *sim.Job, length int64) {
+	c.started = true
+	c.length = length
+	j.SetProgressTotal(length)
+}
+
+// owed returns the rate limit's sleep owed by the last chunk, once.
+func (c *chunkLoop) owed() (sim.Step, bool) {
+	if c.delay <= 0 {
+		return sim.Step{}, false
+	}
+	dl := c.delay
+	c.delay = 0
+	return sim.Sleep(dl), true
+}
+
+// done reports whether the loop ends: cancelled, or the length walked.
+func (c *chunkLoop) done(j *sim.Job) bool { return j.IsCancelled() || c.offset >= c.length }
+
+// chunk returns the length of the next chunk at most.
+func (c *chunkLoop) chunk() int64 { return min(commitBufferSize, c.length-c.offset) }
+
+// advance moves past n bytes (copied or not) and returns the next step: the
+// copy's latency lat, if any, before the next chunk.
+func (c *chunkLoop) advance(j *sim.Job, n int64, copied bool, lat int64) sim.Step {
+	c.offset += n
+	j.AddProgress(n)
+	if copied {
+		c.delay = c.rl.delay(j.Now(), j.Speed(), n)
+	}
+	if lat > 0 {
+		return sim.Sleep(lat)
+	}
+	return sim.Continue()
 }
 
 // user adapts a job to blockdev.JobUser: drained sections pause it.
@@ -109,12 +191,12 @@ func parsePolicy(arg, v string) (sim.OnError, error) {
 }
 
 // ioErrno extracts the errno of a block-layer error.
-func ioErrno(err error) sim.Errno {
+func ioErrno(err error) errno.Errno {
 	var e *blockdev.IOError
 	if errors.As(err, &e) {
 		return e.Errno
 	}
-	return sim.EIO
+	return errno.EIO
 }
 
 // copyRange reads [off, off+n) from src and writes it to dst, returning the

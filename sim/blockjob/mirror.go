@@ -2,6 +2,7 @@ package blockjob
 
 import (
 	"github.com/jobfsm/jobfsm/blockdev"
+	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/internal/qerr"
 	"github.com/jobfsm/jobfsm/sim"
 )
@@ -65,7 +66,7 @@ type mirrorJob struct {
 	// copyToTarget, headDirty and tailDirty carry one guest write from
 	// BeforeWrite to AfterWrite.
 	copyToTarget, headDirty, tailDirty bool
-	ret                                sim.Errno
+	ret                                errno.Errno
 	cursor                             int64
 	rl                                 rateLimit
 	// drained: the source's guest writes are held from the end of Run
@@ -313,11 +314,11 @@ func (d *mirrorJob) Run(j *sim.Job) sim.Step {
 		if d.isCommit {
 			if d.target.Size() < length {
 				if err := d.target.Truncate(length); err != nil {
-					return d.finish(&sim.JobError{Errno: sim.EIO})
+					return d.finish(&sim.JobError{Errno: errno.EIO})
 				}
 			}
 		} else if d.target.Size() != length {
-			return d.finish(&sim.JobError{Errno: sim.EINVAL, Msg: "Source and target image have different sizes"})
+			return d.finish(&sim.JobError{Errno: errno.EINVAL, Msg: "Source and target image have different sizes"})
 		}
 		switch d.sync {
 		case SyncFull:

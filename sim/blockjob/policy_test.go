@@ -5,6 +5,7 @@ import (
 
 	"github.com/jobfsm/jobfsm/blockdev"
 	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/sim"
 )
 
@@ -98,7 +99,7 @@ func TestCommitPolicies(t *testing.T) {
 		t.Run(policy, func(t *testing.T) {
 			e := newEnv(t)
 			e.chain()
-			e.g.InjectError("base", blockdev.InjectRule{Write: true, Once: true, Errno: sim.ENOSPC})
+			e.g.InjectError("base", blockdev.InjectRule{Write: true, Once: true, Errno: errno.ENOSPC})
 			j, err := Commit(e.m, e.g, CommitArgs{Common: Common{JobID: str("c0")}, Device: "top", TopNode: str("mid"), OnError: policy})
 			if err != nil {
 				t.Fatal(err)
@@ -133,7 +134,7 @@ func TestStreamPolicies(t *testing.T) {
 		t.Run(policy, func(t *testing.T) {
 			e := newEnv(t)
 			e.chain()
-			e.g.InjectError("top", blockdev.InjectRule{Write: true, Once: true, Errno: sim.EIO})
+			e.g.InjectError("top", blockdev.InjectRule{Write: true, Once: true, Errno: errno.EIO})
 			j, err := Stream(e.m, e.g, StreamArgs{Common: Common{JobID: str("s0")}, Device: "top", BaseNode: str("base"), OnError: policy})
 			if err != nil {
 				t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jobfsm/jobfsm/blockdev"
 	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/internal/qerr"
 	"github.com/jobfsm/jobfsm/sim"
 )
@@ -273,8 +274,8 @@ type fakeJob struct{ typ sim.JobType }
 
 func (f fakeJob) Type() sim.JobType { return f.typ }
 func (f fakeJob) Run(j *sim.Job) sim.Step {
-	j.ErrorAction(sim.OnErrorReport, false, sim.EIO)
-	return sim.Finish(&sim.JobError{Errno: sim.EIO})
+	j.ErrorAction(sim.OnErrorReport, false, errno.EIO)
+	return sim.Finish(&sim.JobError{Errno: errno.EIO})
 }
 
 // TestBlockJobErrorOnlyForBlockJobs: block_job_error_action emits

@@ -2,6 +2,7 @@ package blockjob
 
 import (
 	"github.com/jobfsm/jobfsm/blockdev"
+	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/internal/qerr"
 	"github.com/jobfsm/jobfsm/sim"
 )
@@ -82,8 +83,8 @@ func Stream(m *sim.Manager, g *blockdev.Graph, a StreamArgs) (*sim.Job, error) {
 	if a.BackingFile != nil {
 		header = *a.BackingFile
 	}
-	d := &streamJob{g: g, device: bs, base: base, onError: onError, header: header}
-	d.u = user{m: m, t: sim.TypeStream}
+	d := &streamJob{chainJob: chainJob{u: user{m: m, t: sim.TypeStream},
+		g: g, device: bs, base: base, onError: onError, header: header}}
 	cor, err := g.InsertFilter(blockdev.DriverCOR, a.FilterNodeName, bs)
 	if err != nil {
 		return nil, err
@@ -111,20 +112,8 @@ func Stream(m *sim.Manager, g *blockdev.Graph, a StreamArgs) (*sim.Job, error) {
 
 // streamJob is block/stream.c's job.
 type streamJob struct {
-	u       user
-	g       *blockdev.Graph
-	device  *blockdev.Node
-	base    *blockdev.Node
-	filter  *blockdev.Node
-	onError sim.OnError
-	header  string
-
-	started  bool
-	offset   int64
-	length   int64
-	delay    int64
-	firstErr sim.Errno
-	rl       rateLimit
+	chainJob
+	firstErr errno.Errno
 	prepared bool // Prepare succeeded: Clean drains as on success
 }
 
@@ -134,25 +123,20 @@ func (d *streamJob) Type() sim.JobType { return sim.TypeStream }
 // and above base, 512 KiB at a time; every error is reported as a read.
 func (d *streamJob) Run(j *sim.Job) sim.Step {
 	if !d.started {
-		d.started = true
-		d.length = d.device.Size()
-		j.SetProgressTotal(d.length)
+		d.start(j, d.device.Size())
 	}
-	if d.delay > 0 {
-		dl := d.delay
-		d.delay = 0
-		return sim.Sleep(dl)
+	if sleep, ok := d.owed(); ok {
+		return sleep
 	}
-	if j.IsCancelled() || d.offset >= d.length {
+	if d.done(j) {
 		if d.firstErr != 0 {
 			return sim.Finish(&sim.JobError{Errno: d.firstErr})
 		}
 		return sim.Finish(nil)
 	}
-	max := min(commitBufferSize, d.length-d.offset)
 	copy := false
 	var n int64
-	if inTop, k := blockdev.AllocatedAbove(d.device, d.device, true, d.offset, max, blockdev.DefaultClusterSize); inTop {
+	if inTop, k := blockdev.AllocatedAbove(d.device, d.device, true, d.offset, d.chunk(), blockdev.DefaultClusterSize); inTop {
 		n = k
 	} else if b := d.device.Backing(); b != nil {
 		copy, n = blockdev.AllocatedAbove(b, d.base, false, d.offset, k, blockdev.DefaultClusterSize)
@@ -164,37 +148,27 @@ func (d *streamJob) Run(j *sim.Job) sim.Step {
 		var err error
 		lat, _, err = copyRange(d.device, d.device, d.offset, n)
 		if err != nil {
-			errno := ioErrno(err)
-			switch j.ErrorAction(d.onError, true, errno) {
-			case sim.ActionStop:
+			e := ioErrno(err)
+			action := j.ErrorAction(d.onError, true, e)
+			if action == sim.ActionStop {
 				return sim.Continue()
-			case sim.ActionReport:
-				if d.firstErr == 0 {
-					d.firstErr = errno
-				}
-				return sim.Finish(&sim.JobError{Errno: d.firstErr})
 			}
 			if d.firstErr == 0 {
-				d.firstErr = errno
+				d.firstErr = e
+			}
+			if action == sim.ActionReport {
+				return sim.Finish(&sim.JobError{Errno: d.firstErr})
 			}
 		}
 	}
-	d.offset += n
-	j.AddProgress(n)
-	if copy {
-		d.delay = d.rl.delay(j.Now(), j.Speed(), n)
-	}
-	if lat > 0 {
-		return sim.Sleep(lat)
-	}
-	return sim.Continue()
+	return d.advance(j, n, copy, lat)
 }
 
 // Prepare is stream_prepare: the device's backing becomes base (none when
 // the whole chain was streamed).
 func (d *streamJob) Prepare(j *sim.Job) error {
-	if err := d.g.SetBacking(d.device, d.base, d.header); err != nil {
-		return &sim.JobError{Errno: sim.EIO, Msg: err.Error()}
+	if err := d.rebase(d.device); err != nil {
+		return err
 	}
 	d.prepared = true
 	return nil
@@ -202,9 +176,7 @@ func (d *streamJob) Prepare(j *sim.Job) error {
 
 // Clean is stream_clean: the copy-on-read filter goes.
 func (d *streamJob) Clean(j *sim.Job) {
-	if d.filter != nil && !d.filter.Deleted() {
-		d.g.RemoveFilter(d.filter)
-	}
+	d.removeFilter()
 	d.g.DetachJob(&d.u)
 	if d.prepared {
 		j.Manager().DrainAllFor(sim.DrainStreamDone)
@@ -213,7 +185,9 @@ func (d *streamJob) Clean(j *sim.Job) {
 	}
 }
 
+// Free lets go of the job's nodes (chainJob.Free), then drains as
+// stream's free does.
 func (d *streamJob) Free(j *sim.Job) {
-	d.g.DetachJob(&d.u)
+	d.chainJob.Free(j)
 	j.Manager().DrainAllFor(sim.DrainStreamFree)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jobfsm/jobfsm/conformance"
 	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/sim"
 )
 
 // MaxJobs is JobLifecycle's bound on N (its ASSUME).
@@ -73,15 +74,6 @@ var jobCreators = map[string]bool{
 // mirrorLike are the creators whose job becomes ready (block-commit of the
 // active layer too: it is recognised by its BLOCK_JOB_READY).
 var mirrorLike = map[string]bool{"blockdev-mirror": true, "drive-mirror": true}
-
-// verbs maps the job commands to JobVerbTable's verbs.
-var verbs = map[string]string{
-	"job-pause": "pause", "job-resume": "resume", "job-cancel": "cancel",
-	"job-complete": "complete", "job-finalize": "finalize", "job-dismiss": "dismiss",
-	"block-job-pause": "pause", "block-job-resume": "resume", "block-job-cancel": "cancel",
-	"block-job-complete": "complete", "block-job-finalize": "finalize",
-	"block-job-dismiss": "dismiss", "block-job-set-speed": "set-speed",
-}
 
 // argumentError reports whether QMP refused the command before any job was
 // looked at (the spec does not model argument validation).
@@ -401,9 +393,10 @@ func Convert(source string, scn *conformance.Scenario, tr *conformance.Transcrip
 			out.Skipped++ // refused before any job existed
 			continue
 		}
-		if v, ok := verbs[ex]; ok {
+		if c, ok := sim.ParseVerbCommand(ex); ok {
+			v := c.Verb.String() // JobVerbTable's verb names are QAPI's
 			api, key := "job", "id"
-			if strings.HasPrefix(ex, "block-job-") {
+			if c.IsBlock() {
 				api, key = "block", "device"
 			}
 			if _, ok := args["id"]; ok {
@@ -540,7 +533,7 @@ func gatherGroupedCreation(t *Trace, grouped map[int]bool) error {
 		switch {
 		case grouped[k] && e.To == "created":
 			moved = append(moved, e)
-		case !grouped[k] && blip[e.From] && blip[e.To]:
+		case !grouped[k] && blip(e.From) && blip(e.To):
 			others = append(others, e)
 		default:
 			return fmt.Errorf("between the created events of the grouped transaction: %s %s -> %s", e.Job, e.From, e.To)
@@ -558,5 +551,10 @@ func gatherGroupedCreation(t *Trace, grouped map[int]bool) error {
 	return nil
 }
 
-// blip are the statuses of a drain's pause and resume.
-var blip = map[string]bool{"running": true, "paused": true, "ready": true, "standby": true}
+// blip reports whether status is one of a drain's pause and resume: one the
+// pause point leaves or parks a job in (fsm's trigger relation).
+func blip(status string) bool {
+	s, ok := fsm.ParseStatus(status)
+	_, pauses := fsm.Target(s, fsm.TriggerPausePoint)
+	return ok && (pauses || fsm.InPause(s))
+}

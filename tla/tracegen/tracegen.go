@@ -24,6 +24,7 @@ import (
 	"sort"
 
 	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/internal/errno"
 	"github.com/jobfsm/jobfsm/sim"
 )
 
@@ -188,7 +189,7 @@ func (g *gen) scenario(seed uint64) {
 			h.StopOnError = append(h.StopOnError, k)
 		}
 		if g.chance(4) {
-			ts.PrepareErr = &sim.JobError{Errno: sim.EIO}
+			ts.PrepareErr = &sim.JobError{Errno: errno.EIO}
 			h.PrepareMayFail = append(h.PrepareMayFail, k)
 		}
 		if g.chance(3) {

@@ -16,9 +16,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 )
 
 type M = map[string]any
@@ -99,9 +100,7 @@ func failing(name, image string, errno int) M {
 
 func merge(base M, kv ...any) M {
 	out := M{}
-	for k, v := range base {
-		out[k] = v
-	}
+	maps.Copy(out, base)
 	for i := 0; i < len(kv); i += 2 {
 		out[kv[i].(string)] = kv[i+1]
 	}
@@ -588,11 +587,7 @@ func main() {
 	deviations()
 	orders()
 	firstMoves()
-	names := make([]string, 0, len(corpus))
-	for n := range corpus {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(corpus))
 	for _, n := range names {
 		b, err := json.MarshalIndent(corpus[n], "", " ")
 		if err != nil {
