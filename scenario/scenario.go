@@ -94,13 +94,20 @@ type Step struct {
 	Class string `json:"class,omitempty"`
 }
 
-// Ops lists every step op.
-var Ops = []string{
-	"create", "start", "drain-begin", "drain-end", "advance", "run", "until", "settle", "query",
-	"job-pause", "job-resume", "job-cancel", "job-complete", "job-finalize", "job-dismiss",
-	"block-job-pause", "block-job-resume", "block-job-cancel", "block-job-complete",
-	"block-job-finalize", "block-job-dismiss", "block-job-set-speed", "block-job-change",
-}
+// Ops lists every step op: the simulator's own, then the QMP job-control
+// commands of every version as sim's verb dispatcher names them (whether
+// one is a command in a run depends on the scenario's version).
+var Ops = func() []string {
+	ops := []string{"create", "start", "drain-begin", "drain-end", "advance", "run", "until", "settle", "query"}
+	for _, v := range fsm.Versions() {
+		for _, c := range sim.VerbCommandsAt(v) {
+			if !slices.Contains(ops, c.Name()) {
+				ops = append(ops, c.Name())
+			}
+		}
+	}
+	return ops
+}()
 
 // changeTypes are QAPI JobType's values, block-job-change's "type".
 var changeTypes = []sim.JobType{sim.TypeCommit, sim.TypeStream, sim.TypeMirror, sim.TypeBackup, sim.TypeCreate,

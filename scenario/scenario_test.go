@@ -82,3 +82,15 @@ func TestChangeStepPerVersion(t *testing.T) {
 		}
 	}
 }
+
+// Ops are the simulator's steps and every version's job-control commands,
+// each once.
+func TestOps(t *testing.T) {
+	want := []string{"create", "start", "drain-begin", "drain-end", "advance", "run", "until", "settle", "query",
+		"job-cancel", "job-pause", "job-resume", "job-complete", "job-dismiss", "job-finalize",
+		"block-job-cancel", "block-job-pause", "block-job-resume", "block-job-set-speed", "block-job-complete",
+		"block-job-dismiss", "block-job-finalize", "block-job-change"}
+	if strings.Join(scenario.Ops, " ") != strings.Join(want, " ") {
+		t.Errorf("Ops = %v, want %v", scenario.Ops, want)
+	}
+}
