@@ -717,4 +717,14 @@ func changes() {
 			change("r0"), ex("query-block-jobs"),
 			ex("job-finalize", M{"id": "r0"}), st("r0", "concluded"), change("r0"), ex("query-block-jobs"),
 			ex("job-dismiss", M{"id": "r0"}), st("r0", "null")))
+	// an active commit runs on mirror's code, but its driver
+	// (commit_active_job_driver) has no change callback
+	add("commit_active_change", "block-job-change on a ready active commit, which runs on mirror's code: its driver has no change, so every type answers that the job type does not support change (QEMU 7.2: CommandNotFound)",
+		s(qcowNode("base"), ex("blockdev-add", M{"driver": "qcow2", "node-name": "top", "backing": "base",
+			"file": M{"driver": "file", "filename": "${IMG:top}"}}),
+			ex("block-commit", M{"job-id": "c0", "device": "top"}), wait("BLOCK_JOB_READY", M{"device": "c0"}),
+			change("c0"), change("c0", "type", "commit", "copy-mode", nil), ex("query-block-jobs"),
+			ex("job-cancel", M{"id": "c0"}), st("c0", "null")),
+		imgs("base", M{"size": 4 * MiB, "format": "qcow2", "fill": [][3]int64{{0, 256 * 1024, 0xAA}}},
+			"top", M{"size": 4 * MiB, "format": "qcow2", "backing": "base", "fill": [][3]int64{{MiB, 64 * 1024, 0x55}}}))
 }
