@@ -6,7 +6,7 @@ import (
 
 // unsimulated lists, by command, the arguments a newer QEMU's schema has
 // (10.0: qmp/schema/qemu-10.0.json) that change what the command does in a
-// way jobfsm does not simulate (deviation D30), with the value that leaves
+// way jobfsm does not simulate (deviation D26), with the value that leaves
 // the command as jobfsm runs it (QEMU's default). Any other value is
 // refused before the command runs, instead of being ignored. An older
 // schema rejects the arguments anyway ("Parameter '...' is unexpected").
@@ -27,7 +27,7 @@ type defaultArg struct {
 
 // errUnsimulated is the refusal of a value jobfsm does not simulate.
 func errUnsimulated(cmd, arg string, v any) error {
-	return qerr.Generic("jobsim does not implement %s with '%s': %s (deviation D30)", cmd, arg, string(Encode(v)))
+	return qerr.Generic("jobsim does not implement %s with '%s': %s (deviation D26)", cmd, arg, string(Encode(v)))
 }
 
 // checkSimulated refuses the arguments of unsimulated set to anything but

@@ -229,18 +229,18 @@ func TestAlternateTypeError10(t *testing.T) {
 
 // TestUnsimulatedArgumentsRefused10: 10.0's new arguments that would change
 // what a command does are refused unless they have QEMU's default
-// (deviation D30); their defaults run the command as usual. On 7.2 the
+// (deviation D26); their defaults run the command as usual. On 7.2 the
 // schema does not know them.
 func TestUnsimulatedArgumentsRefused10(t *testing.T) {
 	x := newV10(t, fsm.QEMU10_0)
 	x.expect(`{"execute":"blockdev-backup","arguments":{"job-id":"b0","device":"s0","target":"t0","sync":"full","speed":1,"discard-source":true}}`,
-		`{"error": {"class": "GenericError", "desc": "jobsim does not implement blockdev-backup with 'discard-source': true (deviation D30)"}}`)
+		`{"error": {"class": "GenericError", "desc": "jobsim does not implement blockdev-backup with 'discard-source': true (deviation D26)"}}`)
 	x.expect(`{"execute":"transaction","arguments":{"actions":[{"type":"blockdev-backup","data":{"job-id":"b0","device":"s0","target":"t0","sync":"full","discard-source":true}}]}}`,
-		`{"error": {"class": "GenericError", "desc": "jobsim does not implement blockdev-backup with 'discard-source': true (deviation D30)"}}`)
+		`{"error": {"class": "GenericError", "desc": "jobsim does not implement blockdev-backup with 'discard-source': true (deviation D26)"}}`)
 	x.expect(`{"execute":"blockdev-add","arguments":{"driver":"raw","node-name":"r","file":{"driver":"null-co","active":false}}}`,
-		`{"error": {"class": "GenericError", "desc": "jobsim does not implement blockdev-add with 'active': false (deviation D30)"}}`)
+		`{"error": {"class": "GenericError", "desc": "jobsim does not implement blockdev-add with 'active': false (deviation D26)"}}`)
 	x.expect(`{"execute":"block-stream","arguments":{"job-id":"st","device":"s0","backing-mask-protocol":true}}`,
-		`{"error": {"class": "GenericError", "desc": "jobsim does not implement block-stream with 'backing-mask-protocol': true (deviation D30)"}}`)
+		`{"error": {"class": "GenericError", "desc": "jobsim does not implement block-stream with 'backing-mask-protocol': true (deviation D26)"}}`)
 	x.expect(`{"execute":"blockdev-add","arguments":{"driver":"null-co","node-name":"a","active":true}}`, okLine)
 	x.expect(`{"execute":"blockdev-backup","arguments":{"job-id":"b0","device":"s0","target":"t0","sync":"full","speed":1,"discard-source":false}}`, okLine)
 
