@@ -13,11 +13,16 @@ func init() {
 }
 
 func runTrace(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("trace", "trace [--seed N] [--steps N] [--out FILE]", stderr)
+	fs := newFlagSet("trace", "trace [--seed N] [--steps N] [--qemu VERSION] [--out FILE]", stderr)
 	seed := fs.Uint64("seed", 1, "scenario seed (same seed, same trace)")
 	steps := fs.Int("steps", 80, "random actions before the wind-down")
 	out := fs.String("out", "", "write the trace to FILE instead of stdout")
+	qemu := addQemuFlag(fs)
 	if err := parseFlagsOnly(fs, args); err != nil {
+		return err
+	}
+	version, err := qemu.version()
+	if err != nil {
 		return err
 	}
 	if *steps <= 0 {
@@ -34,7 +39,7 @@ func runTrace(args []string, stdout, stderr io.Writer) error {
 		w = f
 	}
 	bw := bufio.NewWriter(w)
-	if err := tracegen.Generate(bw, tracegen.Options{Seed: *seed, Steps: *steps}); err != nil {
+	if err := tracegen.Generate(bw, tracegen.Options{Seed: *seed, Steps: *steps, Version: version}); err != nil {
 		return failure("%v", err)
 	}
 	if err := bw.Flush(); err != nil {

@@ -51,6 +51,7 @@ func TestQemuFlagRejectsUnknownVersions(t *testing.T) {
 		{"explore", "--config", "../../tla/MC_txn.cfg", "--qemu", "10"},
 		{"check", "--qemu", "8.2", "--no-campaign"},
 		{"run", "--qemu", "7.2.22", "x.json"},
+		{"trace", "--qemu", "10.0.13"},
 	} {
 		code, out, errOut := jobsim(t, args...)
 		bad := ""
@@ -130,5 +131,21 @@ func TestRunQemuFlag(t *testing.T) {
 	code10, out10, errOut := jobsim(t, "run", "--qemu", "10.0", "--format", "json", path)
 	if code72 != exitOK || code10 != exitOK || out72 != out10 {
 		t.Errorf("run --qemu 10.0: exit %d (%s); 7.2 exit %d; outputs equal: %v", code10, errOut, code72, out72 == out10)
+	}
+}
+
+// trace: --qemu is the simulator's version, named in the trace's header
+// (TraceJobLifecycle's QemuVersion picks the table from it).
+func TestTraceQemuFlag(t *testing.T) {
+	for version, want := range map[string]string{"": `"qemu":"7.2"}`, "7.2": `"qemu":"7.2"}`, "10.0": `"qemu":"10.0"}`} {
+		args := []string{"trace", "--seed", "3", "--steps", "10"}
+		if version != "" {
+			args = append(args, "--qemu", version)
+		}
+		code, out, errOut := jobsim(t, args...)
+		header, _, _ := strings.Cut(out, "\n")
+		if code != exitOK || !strings.HasSuffix(header, want) {
+			t.Errorf("%v: exit %d (%s), header %s; want it to end %s", args, code, errOut, header, want)
+		}
 	}
 }
