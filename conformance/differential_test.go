@@ -292,7 +292,7 @@ func parseVersions(s string) ([]fsm.Version, error) {
 // version needs no flag).
 func jobsimQMP(t *testing.T, v fsm.Version) *Process {
 	t.Helper()
-	args := []string{jobsim(t), "qmp", "--clock", "virtual"}
+	args := []string{jobsim(t), "qmp", "--clock", "virtual", "--grace", virtualGrace}
 	if v != fsm.DefaultVersion {
 		args = append(args, "--qemu", v.String())
 	}
