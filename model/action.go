@@ -217,7 +217,9 @@ type Sequence struct {
 	Note    string `json:"note,omitempty"`
 	SimSeed uint64 `json:"sim_seed"`
 	// Block: replay in block mode (real jobs, guest writes, faults).
-	Block   bool     `json:"block,omitempty"`
+	Block bool `json:"block,omitempty"`
+	// Version is the QEMU version sim and the model follow (absent: 7.2).
+	Version fsm.Version `json:"qemu,omitempty"`
 	Actions []Action `json:"actions"`
 	// Want, for a failing sequence (a campaign's failure report), is the
 	// violation id the sequence produces.

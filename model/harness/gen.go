@@ -173,12 +173,14 @@ func NextAction(src Source, r *Runner) model.Action {
 		if a.Target == model.TargetJob {
 			a.Job = pickJob()
 		}
+		// The verbs of the runner's version (10.0 adds change).
+		table := fsm.For(r.Version())
 		var ok []fsm.Verb
 		var tricky bool
 		if a.Target == model.TargetJob && n > 0 {
 			if j := r.mod.Job(r.ids[a.Job%n]); j != nil {
-				for _, v := range fsm.Verbs() {
-					if fsm.Permits(j.Status, v) {
+				for _, v := range table.Verbs() {
+					if table.Permits(j.Status, v) {
 						ok = append(ok, v)
 					}
 				}
@@ -192,7 +194,7 @@ func NextAction(src Source, r *Runner) model.Action {
 		} else if len(ok) > 0 && src.Intn(3) != 2 {
 			a.Verb = ok[src.Intn(len(ok))]
 		} else {
-			vs := fsm.Verbs()
+			vs := table.Verbs()
 			a.Verb = vs[src.Intn(len(vs))]
 		}
 		a.Block = src.Intn(2) == 1
@@ -236,6 +238,20 @@ func RunSequence(seed uint64, steps int, src Source) (*Runner, []model.Action, e
 // faults).
 func RunBlockSequence(seed uint64, steps int, src Source) (*Runner, []model.Action, error) {
 	return runSequence(NewBlockRunner(seed), steps, src)
+}
+
+// RunSequenceAt is RunSequence (block false) or RunBlockSequence (block
+// true) at QEMU version v.
+func RunSequenceAt(v fsm.Version, block bool, seed uint64, steps int, src Source) (*Runner, []model.Action, error) {
+	return runSequence(newRunner(v, block, seed), steps, src)
+}
+
+// newRunner is NewRunnerAt or, in block mode, NewBlockRunnerAt.
+func newRunner(v fsm.Version, block bool, seed uint64) *Runner {
+	if block {
+		return NewBlockRunnerAt(v, seed)
+	}
+	return NewRunnerAt(v, seed)
 }
 
 func runSequence(r *Runner, steps int, src Source) (*Runner, []model.Action, error) {

@@ -81,12 +81,17 @@ type StepRecord struct {
 	Events []model.Event
 }
 
-// NewRunner returns a runner over a fresh sim.Manager with seed.
-func NewRunner(seed uint64) *Runner {
+// NewRunner returns a runner over a fresh sim.Manager with seed, at QEMU 7.2
+// (fsm.DefaultVersion).
+func NewRunner(seed uint64) *Runner { return NewRunnerAt(fsm.DefaultVersion, seed) }
+
+// NewRunnerAt returns a runner over a fresh sim.Manager with seed, both it
+// and the model (and the history's verb checks) at QEMU version v.
+func NewRunnerAt(v fsm.Version, seed uint64) *Runner {
 	r := &Runner{
-		seed: seed, sim: sim.New(sim.Options{Seed: seed}), mod: model.New(),
+		seed: seed, sim: sim.New(sim.Options{Seed: seed, Version: v}), mod: model.NewAt(v),
 		idSet: map[string]bool{}, simJobs: map[string]*sim.Job{}, drains: map[string]int{},
-		hist: model.NewHistory(),
+		hist: model.NewHistoryAt(v),
 	}
 	r.sim.Subscribe(func(e sim.Event) {
 		me, bad := fromSim(e)
@@ -105,6 +110,9 @@ func NewRunner(seed uint64) *Runner {
 
 // Model returns the runner's model.
 func (r *Runner) Model() *model.Model { return r.mod }
+
+// Version is the QEMU version the runner's sim and model follow.
+func (r *Runner) Version() fsm.Version { return r.mod.Version() }
 
 // fromSim converts a sim event and checks its QMP data members against
 // QEMU 7.2's (reference §3.1), invariant I21.
