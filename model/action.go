@@ -220,7 +220,7 @@ type Sequence struct {
 	Block bool `json:"block,omitempty"`
 	// Version is the QEMU version sim and the model follow (absent: 7.2).
 	Version fsm.Version `json:"qemu,omitempty"`
-	Actions []Action `json:"actions"`
+	Actions []Action    `json:"actions"`
 	// Want, for a failing sequence (a campaign's failure report), is the
 	// violation id the sequence produces.
 	Want string `json:"want,omitempty"`

@@ -44,7 +44,9 @@ func SameQBlock(a, b QBlock) bool {
 }
 
 // sameValue reports whether two optional values are both absent or equal.
-func sameValue[T comparable](a, b *T) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+func sameValue[T comparable](a, b *T) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
+}
 
 // ErrText is how a command's result reads in a step's description and in
 // the invariants' details: "ok" or "error: TEXT".
