@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,12 +81,78 @@ func TestRandomSequences(t *testing.T) {
 // completes. It runs a twentieth of -rapid.checks (100 by default): a real
 // job costs more than a scripted one.
 func TestBlockJobSequences(t *testing.T) {
-	f := flag.Lookup("rapid.checks")
-	old := f.Value.String()
+	withChecksDividedBy(20, func() { rapid.Check(t, sequences(NewBlockRunner)) })
+}
+
+// withChecksDividedBy runs f with -rapid.checks divided by div (at least 1).
+func withChecksDividedBy(div int, f func()) {
+	fl := flag.Lookup("rapid.checks")
+	old := fl.Value.String()
 	n, _ := strconv.Atoi(old)
-	_ = f.Value.Set(strconv.Itoa(max(n/20, 1)))
-	defer func() { _ = f.Value.Set(old) }()
-	rapid.Check(t, sequences(NewBlockRunner))
+	_ = fl.Value.Set(strconv.Itoa(max(n/div, 1)))
+	defer func() { _ = fl.Value.Set(old) }()
+	f()
+}
+
+// at10 returns a runner constructor at QEMU 10.0.
+func at10(newAt func(fsm.Version, uint64) *Runner) func(uint64) *Runner {
+	return func(seed uint64) *Runner { return newAt(fsm.QEMU10_0, seed) }
+}
+
+// TestRandomSequences10 is TestRandomSequences with sim and the model at
+// QEMU 10.0 (block-job-change among the verbs, drain blips when a block
+// job is freed). It runs a tenth of -rapid.checks (200 by default) to keep
+// CI's time small; the mutation proof runs it at full strength.
+func TestRandomSequences10(t *testing.T) {
+	withChecksDividedBy(10, func() { rapid.Check(t, sequences(at10(NewRunnerAt))) })
+}
+
+// TestBlockJobSequences10 is TestBlockJobSequences at QEMU 10.0 (real
+// jobs' graph operations drain every node: blips on every running job),
+// on an eightieth of -rapid.checks (25 by default).
+func TestBlockJobSequences10(t *testing.T) {
+	withChecksDividedBy(80, func() { rapid.Check(t, sequences(at10(NewBlockRunnerAt))) })
+}
+
+// TestVersionDifferencesAreExercised: the random sequences at 10.0 do
+// reach what 10.0 does differently, so the 10.0 tests above are not 7.2's
+// run again. Over a few fixed sequences in each mode, 10.0's model
+// accepted drain blips, block-job-change succeeded (a real mirror) and was
+// refused by a driver without .change (QEMU's text); at 7.2 there is
+// neither a blip nor the command.
+func TestVersionDifferencesAreExercised(t *testing.T) {
+	type tally struct{ blips, changeOK, changeNo, change int }
+	count := func(v fsm.Version, sequences int) tally {
+		var n tally
+		for i := range sequences {
+			r, _, err := RunSequenceAt(v, i%3 != 0, SimSeed(21, i), 60, NewPCGSource(21, uint64(i)))
+			if err != nil {
+				t.Fatalf("%s sequence %d: %v\n%s", v, i, err, r.Timeline(nil))
+			}
+			n.blips += r.Model().DrainBlips()
+			for _, st := range r.Log {
+				if !strings.HasPrefix(st.Desc, "block-job-change ") {
+					continue
+				}
+				n.change++
+				switch {
+				case strings.HasSuffix(st.Desc, " -> ok"):
+					n.changeOK++
+				case strings.HasSuffix(st.Desc, " -> error: Job type does not support change"):
+					n.changeNo++
+				}
+			}
+		}
+		return n
+	}
+	if n := count(fsm.QEMU10_0, 60); n.blips == 0 || n.changeOK == 0 || n.changeNo == 0 {
+		t.Errorf("10.0: %d drain blips, %d block-job-change accepted, %d refused for want of .change: each must be > 0", n.blips, n.changeOK, n.changeNo)
+	} else {
+		t.Logf("10.0: %d drain blips, block-job-change %d times (%d accepted, %d refused for want of .change)", n.blips, n.change, n.changeOK, n.changeNo)
+	}
+	if n := count(fsm.QEMU7_2, 12); n.blips != 0 || n.change != 0 {
+		t.Errorf("7.2: %d drain blips, %d block-job-change: want none", n.blips, n.change)
+	}
 }
 
 // TestReplayIsDeterministic replays sequences and compares traces (I17).
