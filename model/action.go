@@ -199,7 +199,8 @@ func (a *Action) UnmarshalJSON(b []byte) error {
 	*a = Action{Op: Op(op), Jobs: w.Jobs, Start: w.Start, Job: w.Job, Target: w.Target,
 		Block: w.Block, Force: w.Force, Speed: w.Speed, Ns: w.Ns, Mon: w.Mon}
 	if a.Op == OpVerb {
-		v, ok := fsm.ParseVerb(w.Verb)
+		// A verb of any version; Sequence checks it against its own.
+		v, ok := parseAnyVerb(w.Verb)
 		if !ok {
 			return fmt.Errorf("model: unknown verb %q", w.Verb)
 		}
@@ -224,4 +225,35 @@ type Sequence struct {
 	// Want, for a failing sequence (a campaign's failure report), is the
 	// violation id the sequence produces.
 	Want string `json:"want,omitempty"`
+}
+
+// parseAnyVerb parses a verb of any version's table.
+func parseAnyVerb(name string) (fsm.Verb, bool) {
+	for _, v := range fsm.Versions() {
+		if verb, ok := fsm.For(v).ParseVerb(name); ok {
+			return verb, true
+		}
+	}
+	return 0, false
+}
+
+// UnmarshalJSON reads a sequence and checks that each verb is one of its
+// version's (change is not a command of QEMU 7.2).
+func (s *Sequence) UnmarshalJSON(b []byte) error {
+	type plain Sequence // without this method
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	table := fsm.For(p.Version)
+	for i, a := range p.Actions {
+		if a.Op != OpVerb {
+			continue
+		}
+		if _, ok := table.ParseVerb(a.Verb.String()); !ok {
+			return fmt.Errorf("model: action %d: %s is not a job verb of QEMU %s", i, a.Verb, p.Version)
+		}
+	}
+	*s = Sequence(p)
+	return nil
 }

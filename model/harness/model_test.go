@@ -349,9 +349,23 @@ func TestSequenceJSON(t *testing.T) {
 	if string(b) != string(b2) {
 		t.Fatalf("round trip changed the sequence:\n%s\n%s", b, b2)
 	}
+	// A 10.0 sequence keeps its version and its change verbs.
+	ten := `{"sim_seed":1,"qemu":"10.0","actions":[{"op":"verb","verb":"change","block":true}]}`
+	var s10 model.Sequence
+	if err := json.Unmarshal([]byte(ten), &s10); err != nil {
+		t.Fatalf("10.0 sequence: %v", err)
+	}
+	if s10.Version != fsm.QEMU10_0 || s10.Actions[0].Verb != fsm.VerbChange {
+		t.Errorf("10.0 sequence read as %+v", s10)
+	}
+	if b, _ := json.Marshal(s10); string(b) != ten {
+		t.Errorf("10.0 sequence written as %s, want %s", b, ten)
+	}
 	for _, bad := range []string{
 		`{"actions":[{"op":"jump"}]}`,
 		`{"actions":[{"op":"verb","verb":"change"}]}`,
+		`{"qemu":"7.2","actions":[{"op":"verb","verb":"change"}]}`,
+		`{"qemu":"9.0","actions":[]}`,
 		`{"actions":[{"op":"verb","verb":"pause","job":-1}]}`,
 		`{"actions":[{"op":"verb","verb":"pause","target":7}]}`,
 	} {
