@@ -134,8 +134,10 @@ type Job struct {
 	ExitDrained bool
 	// InBlip: a drain of every node paused the job (Model.drainBlip) and
 	// has not ended yet; the drain holds one pause until its unpause.
-	InBlip bool
-	txn    *Txn
+	// StepBlips counts the job's drain pauses in the current step.
+	InBlip    bool
+	StepBlips int
+	txn       *Txn
 }
 
 // Txn is a transaction: members newest first (QLIST_INSERT_HEAD), as QEMU
@@ -162,28 +164,59 @@ type Model struct {
 	nextTxn int
 	table   *fsm.Table
 	rules   versionRules
-	// graphChanged: a block job's graph operation (creation, completion,
-	// freeing) happened since the last Quiesce, so in a version whose
-	// graph changes drain every node, running jobs may blip (drainBlip).
-	graphChanged bool
-	blips        int
+	// drains is how many drains of every node the graph operations of
+	// block jobs (creation, completion, freeing) since the last Quiesce
+	// may take in the model's version: each running job may blip that
+	// often (drainBlip).
+	drains int
+	blips  int
 }
 
 // versionRules is what the model knows differs between QEMU versions
 // beyond the verb table: per-version data, looked up once in NewAt.
 type versionRules struct {
-	// graphDrains: every graph change takes the graph write lock, which
-	// drains every node (bdrv_graph_wrlock, QEMU 8.2+; measured on 10.0,
-	// spec/qemu-10.0.md §1 "The rule", spec/versions.md "Drains of every
-	// node"). The graph operations of block jobs (creation, completion,
-	// freeing) then give every running job paused/running (ready jobs
-	// standby/ready) pairs; 7.2 drains every node only in a transaction.
-	graphDrains bool
+	// graphDrains is, per job type, how many times each graph operation
+	// of a block job drains every node. From QEMU 8.2 every graph change
+	// takes the graph write lock, which drains every node
+	// (bdrv_graph_wrlock); each drain gives every running job a
+	// paused/running (ready jobs standby/ready) pair. 7.2 drains every node
+	// only in a transaction, which the harness does not issue: no entry.
+	graphDrains map[string]drainCounts
 }
 
+// graphOp is a graph operation of a block job.
+type graphOp uint8
+
+const (
+	opCreate graphOp = iota // the driver's start, with block_job_create; also when that refuses the id
+	opFinish                // the driver's prepare/commit/abort/clean, before concluded
+	opFree                  // block_job_free, after null
+	numGraphOps
+)
+
+// drainCounts is how many drains of every node each graphOp takes.
+type drainCounts [numGraphOps]int
+
+// rulesOf is measured data, restated from spec/qemu-10.0.md §1 "The rule"
+// (spec/versions.md "Drains of every node"; qemu-storage-daemon 10.0.13),
+// each count the largest of the step's outcomes:
+//   - backup: created 4 (bdrv_cbw_append) + 1 (block_job_create), refused
+//     after the filter went in 4 + 2; backup_clean 3; freed 1.
+//   - mirror: mirror_start_job 2 + 2, refused 2 + 2; mirror_exit_common 4
+//     without pivot, 5 with; freed 1.
+//   - commit: commit_start 1 + 4; commit_prepare+clean 4, commit_abort+clean
+//     5; freed 1. An active commit runs the mirror's code (4, 5): within
+//     these bounds.
+//   - stream: stream_start 3 + 2, refused 3 + 2; stream_prepare+clean 3,
+//     stream_clean 2; freed 1 + 1.
 var rulesOf = map[fsm.Version]versionRules{
-	fsm.QEMU7_2:  {},
-	fsm.QEMU10_0: {graphDrains: true},
+	fsm.QEMU7_2: {},
+	fsm.QEMU10_0: {graphDrains: map[string]drainCounts{
+		"backup": {opCreate: 6, opFinish: 3, opFree: 1},
+		"mirror": {opCreate: 4, opFinish: 5, opFree: 1},
+		"commit": {opCreate: 5, opFinish: 5, opFree: 1},
+		"stream": {opCreate: 5, opFinish: 3, opFree: 2},
+	}},
 }
 
 // New returns an empty model of QEMU 7.2 (fsm.DefaultVersion).
@@ -249,7 +282,7 @@ func (m *Model) pushCall(j *Job, name string) {
 func (m *Model) Create(s Spec) error {
 	// A block job's driver changes the graph around block_job_create,
 	// also when that refuses the id (its filter goes again).
-	m.graphOp(s.Block)
+	m.graphChange(&s, opCreate)
 	if !qemuid.WellFormed(s.ID) {
 		return generic("Invalid job ID '%s'", s.ID)
 	}
@@ -534,7 +567,7 @@ func (m *Model) dismiss(j *Job) {
 	m.leaveTxn(j)
 	m.pushStatus(j, fsm.Null)
 	m.pushCall(j, "free")
-	m.graphOp(j.Block) // block_job_free: block_job_remove_all_bdrv
+	m.graphChange(&j.Spec, opFree)
 	j.Gone = true
 	delete(m.byID, j.ID)
 	for i, o := range m.jobs {
@@ -591,7 +624,6 @@ func (m *Model) doFinalize(t *Txn) {
 			continue
 		}
 		m.pushCall(o, "prepare")
-		m.graphOp(o.Block)
 		if o.PrepareFails {
 			o.Failed = true
 			o.Errs = []string{o.PrepareText}
@@ -620,7 +652,7 @@ func (m *Model) finalizeSingle(j *Job) {
 		m.pushCall(j, "commit")
 	}
 	m.pushCall(j, "clean")
-	m.graphOp(j.Block) // the driver's prepare/abort/clean take its filters out
+	m.graphChange(&j.Spec, opFinish)
 	if j.ExitDrained {
 		// mirror_exit_common's bdrv_drained_end
 		j.ExitDrained = false
@@ -721,14 +753,14 @@ func (m *Model) Observe(e Event) error {
 
 // nestedStep accepts e, a spontaneous step of a job the required events do
 // not name, in the middle of a command's or a cascade's required events
-// when a drain of every node polled there (graphChanged: a version whose
+// when a drain of every node polled there (drains: a version whose
 // graph changes drain every node, spec/qemu-10.0.md §1): the drain
 // (AIO_WAIT_WHILE) runs the event loop until every running job sits at its
 // pause point, so those jobs go on meanwhile (reach the pause point, hit an
 // I/O error, become ready, finish). What such a step requires comes at once,
 // before the rest.
 func (m *Model) nestedStep(e Event) error {
-	if !m.graphChanged || m.byID[e.Job] == nil {
+	if m.drains == 0 || m.byID[e.Job] == nil {
 		return errNotNested
 	}
 	for _, w := range m.expect {
@@ -783,6 +815,7 @@ func (m *Model) statusStep(j *Job, to fsm.Status) error {
 		// the drain ends.
 		j.InBlip = true
 		j.PauseCount++
+		j.StepBlips++
 		m.blips++
 	}
 	if ends {
@@ -823,12 +856,12 @@ func (m *Model) statusStep(j *Job, to fsm.Status) error {
 	return nil
 }
 
-// graphOp records a graph operation of a job (block says whether it is a
-// block job, whose driver changes the graph): in a version whose graph
-// changes drain every node, running jobs may blip until the next Quiesce.
-func (m *Model) graphOp(block bool) {
-	if block && m.rules.graphDrains {
-		m.graphChanged = true
+// graphChange records graph operation op of the job s (nothing for a job
+// that is not a block job): in a version whose graph changes drain every
+// node, running jobs may blip that many times more until the next Quiesce.
+func (m *Model) graphChange(s *Spec, op graphOp) {
+	if s.Block {
+		m.drains += m.rules.graphDrains[s.Type][op]
 	}
 }
 
@@ -842,7 +875,7 @@ func (m *Model) graphOp(block bool) {
 // one that QEMU's drain does not reach in time shows no pair: the model
 // allows the pair, it does not require it.
 func (m *Model) drainBlip(j *Job, to fsm.Status) bool {
-	if !m.graphChanged || j.InBlip || !j.Started || j.Force || j.PauseCount != 0 {
+	if j.StepBlips >= m.drains || j.InBlip || !j.Started || j.Force || j.PauseCount != 0 {
 		return false
 	}
 	t, ok := ownTrigger(j.Status, to)
@@ -958,9 +991,12 @@ func (m *Model) ioErrorStep(j *Job, e Event) error {
 // Quiesce checks the model's obligations at rest, when the implementation
 // has run everything due: no required event is outstanding, no drain of
 // every node still holds a job and no transaction is left half-aborted. It
-// ends the step: drain blips need a new graph operation.
+// ends the step: further drain blips need a new graph operation.
 func (m *Model) Quiesce() error {
-	m.graphChanged = false
+	m.drains = 0
+	for _, j := range m.jobs {
+		j.StepBlips = 0
+	}
 	for _, j := range m.jobs {
 		if j.InBlip {
 			return fmt.Errorf("%s is still held by a drain of every node at rest (its %s has no unpause)", j.ID, j.Status)
