@@ -175,20 +175,7 @@ func TestCorpusQEMU(t *testing.T) {
 	}
 	c := openCorpus(t)
 	srv := &Process{Label: "qemu-storage-daemon", Command: QEMUCommand}
-	if *update {
-		for _, s := range c.Scenarios {
-			got, err := Run(s, srv, *timeout)
-			if err != nil {
-				t.Fatalf("recording %s: %v", s.Name, err)
-			}
-			if err := os.WriteFile(c.QEMUPath(s), got.Marshal(), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("RECORDED %s (%d responses, %d events)", s.Name, len(got.Responses), len(got.Events))
-		}
-		return
-	}
-	runCorpus(t, c, srv, true, func(*Scenario) string { return "" })
+	corpusQEMU(t, c, srv)
 }
 
 // qemu10Command returns how to start QEMU 10.0's qemu-storage-daemon
@@ -229,6 +216,12 @@ func TestCorpusQEMU10(t *testing.T) {
 	cmd := qemu10Command(t)
 	c := openCorpusAt(t, fsm.QEMU10_0)
 	srv := &Process{Label: "qemu-storage-daemon 10.0", Command: cmd}
+	corpusQEMU(t, c, srv)
+}
+
+// corpusQEMU replays the corpus on a QEMU daemon and compares it with the
+// transcripts recorded there; with -update it records them again.
+func corpusQEMU(t *testing.T, c *Corpus, srv *Process) {
 	if *update {
 		for _, s := range c.Scenarios {
 			got, err := Run(s, srv, *timeout)

@@ -57,7 +57,7 @@ var (
 	diffJobIDs = []string{"j0", "j1", "m0", "nope"}
 	diffVerbs  = []string{"job-pause", "job-resume", "job-cancel", "job-complete", "job-finalize", "job-dismiss",
 		"block-job-pause", "block-job-resume", "block-job-cancel", "block-job-complete", "block-job-finalize",
-		"block-job-dismiss", "block-job-set-speed"}
+		"block-job-dismiss", "block-job-set-speed", "block-job-change"}
 )
 
 func diffNodes() []Step {
@@ -113,6 +113,12 @@ func drawScenario(t *rapid.T) *Scenario {
 				args["sync"] = rapid.SampledFrom([]string{"full", "bitmap"}).Draw(t, "backup-sync")
 			}
 			cmd = map[string]any{"execute": kind, "arguments": args}
+			if kind == "blockdev-mirror" && rapid.IntRange(0, 2).Draw(t, "then-change") == 0 {
+				// a change right after the mirror's creation: without it
+				// few sequences change a mirror that exists
+				s.Steps = append(s.Steps, Step{Send: cmd})
+				cmd = map[string]any{"execute": "block-job-change", "arguments": drawChange(t, id)}
+			}
 		case 2:
 			cmd = map[string]any{"execute": rapid.SampledFrom([]string{"query-jobs", "query-block-jobs"}).Draw(t, "query")}
 		case 3:
@@ -140,6 +146,10 @@ func drawScenario(t *rapid.T) *Scenario {
 			case "block-job-set-speed":
 				args["device"] = id
 				args["speed"] = rapid.SampledFrom([]int{-1, 1, 2}).Draw(t, "speed")
+			case "block-job-change":
+				// QEMU 10.0 (spec/qemu-10.0.md §5); 7.2 answers
+				// CommandNotFound, which jobsim must too
+				args = drawChange(t, id)
 			default:
 				args["id"] = id
 			}
@@ -149,6 +159,28 @@ func drawScenario(t *rapid.T) *Scenario {
 	}
 	s.Steps = append(s.Steps, Step{Send: map[string]any{"execute": "query-jobs"}})
 	return s
+}
+
+// drawChange draws block-job-change's arguments: mostly a mirror to
+// write-blocking (accepted on a mirror, again too; refused by a backup and
+// by a job in a status without the verb change), sometimes background (not
+// implemented once write-blocking), another type (an empty mirror branch:
+// background), a missing copy-mode or an unknown one.
+func drawChange(t *rapid.T, id string) map[string]any {
+	args := map[string]any{"id": id, "type": "mirror", "copy-mode": "write-blocking"}
+	// rapid draws small numbers more often: 0 is the plain change
+	switch rapid.IntRange(0, 7).Draw(t, "change") {
+	case 4:
+		args["copy-mode"] = "background"
+	case 5:
+		args["type"] = rapid.SampledFrom([]string{"commit", "backup"}).Draw(t, "change-type")
+		delete(args, "copy-mode")
+	case 6:
+		delete(args, "copy-mode")
+	case 7:
+		args["copy-mode"] = "sometimes"
+	}
+	return args
 }
 
 // knownDisagreements are disagreements already pinned by a pending corpus
@@ -336,4 +368,36 @@ func differentialOn(t *testing.T, v fsm.Version) {
 		}
 	}
 	t.Logf("QEMU %v: %d sequences run (seeds %s), %d disagree %v", v, len(seeds), *diffSeeds, len(disagree), disagree)
+}
+
+// TestDifferentialDrawsChange holds the fixed seeds CI runs (1-100) to
+// exercising block-job-change: in sequences of their own, and on a mirror
+// just created, switched to write-blocking (QEMU 10.0 accepts that; 7.2
+// answers CommandNotFound). It runs no server.
+func TestDifferentialDrawsChange(t *testing.T) {
+	gen := rapid.Custom(drawScenario)
+	seqs, onMirror := 0, 0
+	for seed := 1; seed <= 100; seed++ {
+		s := gen.Example(seed)
+		has := false
+		for i, st := range s.Steps {
+			if st.Send["execute"] != "block-job-change" {
+				continue
+			}
+			has = true
+			args := st.Send["arguments"].(map[string]any)
+			prev := s.Steps[i-1].Send
+			if prev["execute"] == "blockdev-mirror" && prev["arguments"].(map[string]any)["job-id"] == args["id"] &&
+				args["type"] == "mirror" && args["copy-mode"] == "write-blocking" {
+				onMirror++
+			}
+		}
+		if has {
+			seqs++
+		}
+	}
+	t.Logf("seeds 1-100: %d sequences send block-job-change, %d switch a mirror just created to write-blocking", seqs, onMirror)
+	if seqs < 20 || onMirror < 10 {
+		t.Errorf("seeds 1-100 draw block-job-change in %d sequences (want at least 20) and right after its mirror's creation, to write-blocking, %d times (want at least 10)", seqs, onMirror)
+	}
 }

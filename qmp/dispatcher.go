@@ -309,7 +309,7 @@ func (s *Session) dispatch(msg any) (id any, hasID bool, res any, err error) {
 		return id, hasID, nil, qerr.New(qerr.CommandNotFound, "Expecting capabilities negotiation with 'qmp_capabilities'")
 	}
 	if !known {
-		return id, hasID, nil, qerr.New(qerr.CommandNotFound, "The command %s has not been found", name)
+		return id, hasID, nil, qerr.NoSuchCommand(name)
 	}
 	if oob {
 		return id, hasID, nil, qerr.Generic("The command %s does not support OOB", name)

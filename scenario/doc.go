@@ -8,6 +8,14 @@
 // expects. The lifecycle tests in sim/testdata and `jobsim run` use this
 // format, so a newcomer can write a scenario, run it, and read its timeline.
 //
+// A scenario follows QEMU 7.2 unless it says "qemu": "10.0" (`jobsim run
+// --qemu` overrides either). The version decides which steps are commands:
+// block-job-change (with "type", default mirror, and a mirror's
+// "copy_mode") exists at 10.0 only, and at 7.2 fails with QEMU's
+// CommandNotFound text. Its arguments are checked when the file is parsed,
+// at either version. A test-driver job answers it as a backup does ("Job
+// type does not support change") unless its driver says "changeable": true.
+//
 //	{
 //	  "name": "cancel-running",
 //	  "jobs": {"j0": {"steps": 5}},

@@ -27,6 +27,10 @@ type Scenario struct {
 	// scenario reproduces with test-driver jobs.
 	Transcript string `json:"transcript,omitempty"`
 	Seed       uint64 `json:"seed,omitempty"`
+	// QEMU is the version the scenario follows ("7.2", the default, or
+	// "10.0"): its verb table and commands (block-job-change is a command
+	// at 10.0 only). Run uses it; `jobsim run --qemu` overrides it.
+	QEMU fsm.Version `json:"qemu,omitempty"`
 	// Jobs are the test-driver scripts, by job id.
 	Jobs map[string]Driver `json:"jobs"`
 	// Steps run in order.
@@ -55,6 +59,10 @@ type Driver struct {
 	IORead    bool   `json:"io_read,omitempty"`
 	// PrepareErrno > 0 makes prepare fail with that errno.
 	PrepareErrno int `json:"prepare_errno,omitempty"`
+	// Changeable gives the job a change callback that accepts every
+	// block-job-change (sim.TestSpec.Changeable); without it the job
+	// answers "Job type does not support change", as a backup does.
+	Changeable bool `json:"changeable,omitempty"`
 }
 
 // Step is one command or simulator step.
@@ -68,6 +76,11 @@ type Step struct {
 	Speed          *int64 `json:"speed,omitempty"`
 	// block-job-cancel
 	Force bool `json:"force,omitempty"`
+	// block-job-change: the union branch QMP's "type" names (default
+	// mirror; QEMU does not check it against the job's type) and, for
+	// mirror, its copy_mode ("background" or "write-blocking").
+	Type     string `json:"type,omitempty"`
+	CopyMode string `json:"copy_mode,omitempty"`
 	// advance
 	NS int64 `json:"ns,omitempty"`
 	// until
@@ -83,14 +96,23 @@ type Step struct {
 }
 
 // Ops lists every step op: the simulator's own, then the QMP job-control
-// commands as sim's verb dispatcher names them.
+// commands of every version as sim's verb dispatcher names them (whether
+// one is a command in a run depends on the scenario's version).
 var Ops = func() []string {
 	ops := []string{"create", "start", "drain-begin", "drain-end", "advance", "run", "until", "settle", "query"}
-	for _, c := range sim.VerbCommands() {
-		ops = append(ops, c.Name())
+	for _, v := range fsm.Versions() {
+		for _, c := range sim.VerbCommandsAt(v) {
+			if !slices.Contains(ops, c.Name()) {
+				ops = append(ops, c.Name())
+			}
+		}
 	}
 	return ops
 }()
+
+// changeTypes are QAPI JobType's values, block-job-change's "type".
+var changeTypes = []sim.JobType{sim.TypeCommit, sim.TypeStream, sim.TypeMirror, sim.TypeBackup, sim.TypeCreate,
+	sim.TypeAmend, sim.TypeSnapshotLoad, sim.TypeSnapshotSave, sim.TypeSnapshotDelete}
 
 // Parse decodes and validates a scenario. Unknown fields are errors.
 func Parse(data []byte) (*Scenario, error) {
@@ -150,6 +172,13 @@ func (s *Scenario) validate() error {
 		if st.Op == "advance" && st.NS < 0 {
 			return fmt.Errorf("scenario: step %d: advance by a negative time", i)
 		}
+		if st.Op == "block-job-change" {
+			if err := validateChange(st); err != nil {
+				return fmt.Errorf("scenario: step %d: %w", i, err)
+			}
+		} else if st.Type != "" || st.CopyMode != "" {
+			return fmt.Errorf("scenario: step %d: %s takes no type or copy_mode (only block-job-change does)", i, st.Op)
+		}
 	}
 	for id, d := range s.Jobs {
 		if d.Steps < 0 || d.StepNS < 0 || d.StepBytes < 0 {
@@ -164,12 +193,44 @@ func (s *Scenario) validate() error {
 	return nil
 }
 
+// validateChange checks a block-job-change step's arguments as QMP's
+// input checks would, so a scenario cannot ask for what QEMU refuses
+// before the command runs.
+func validateChange(st Step) error {
+	typ := st.changeType()
+	if !slices.Contains(changeTypes, typ) {
+		return fmt.Errorf("block-job-change: unknown type %q (QEMU: Parameter 'type' does not accept value '%s')", st.Type, st.Type)
+	}
+	if typ != sim.TypeMirror {
+		if st.CopyMode != "" {
+			return fmt.Errorf("block-job-change: copy_mode belongs to type mirror, not %s", typ)
+		}
+		return nil
+	}
+	switch st.CopyMode {
+	case "background", "write-blocking":
+		return nil
+	case "":
+		return errors.New("block-job-change of type mirror needs copy_mode (QEMU: Parameter 'copy-mode' is missing)")
+	}
+	return fmt.Errorf("block-job-change: unknown copy_mode %q (want background or write-blocking)", st.CopyMode)
+}
+
+// changeType is the step's block-job-change type, mirror when unset.
+func (st Step) changeType() sim.JobType {
+	if st.Type == "" {
+		return sim.TypeMirror
+	}
+	return sim.JobType(st.Type)
+}
+
 // spec converts the JSON driver to a sim.TestSpec.
 func (d Driver) spec() sim.TestSpec {
 	ts := sim.TestSpec{
 		Type: sim.JobType(d.Type), Steps: d.Steps, StepTime: d.StepNS, StepBytes: d.StepBytes,
 		Ready: d.Ready, FailAt: d.FailAt, FailErrno: errno.Errno(d.FailErrno), FailMsg: d.FailMsg,
 		IOErrorAt: d.IOErrorAt, IOErrno: errno.Errno(d.IOErrno), OnError: sim.OnError(d.OnError), IORead: d.IORead,
+		Changeable: d.Changeable,
 	}
 	if d.PrepareErrno > 0 {
 		ts.PrepareErr = &sim.JobError{Errno: errno.Errno(d.PrepareErrno)}
@@ -233,9 +294,10 @@ func (e *RunLimitError) Error() string {
 	return fmt.Sprintf("run stopped after %d queued entries at %d ns with work still due: a job never finishes", e.Entries, e.Now)
 }
 
-// Run executes the scenario on a fresh manager seeded with s.Seed.
+// Run executes the scenario on a fresh manager seeded with s.Seed, at
+// version s.QEMU.
 func (s *Scenario) Run() *Result {
-	return s.RunWith(sim.Options{Seed: s.Seed})
+	return s.RunWith(sim.Options{Seed: s.Seed, Version: s.QEMU})
 }
 
 // RunWith executes the scenario with the given manager options.
@@ -366,15 +428,21 @@ func (s *Scenario) step(m *sim.Manager, st Step, txns map[string]*sim.Txn, res *
 		}
 		return nil
 	}
-	// The QMP verbs.
-	if c, ok := sim.ParseVerbCommand(st.Op); ok {
-		c.ID, c.Force = st.ID, st.Force
-		if st.Speed != nil {
-			c.Speed = *st.Speed
-		}
-		return m.Apply(c)
+	// The QMP verbs of the manager's version; a verb command of another
+	// version (block-job-change at 7.2) is not a command here, and QEMU
+	// answers CommandNotFound.
+	c, ok := sim.ParseVerbCommandAt(m.Version(), st.Op)
+	if !ok {
+		return qerr.NoSuchCommand(st.Op)
 	}
-	return fmt.Errorf("unknown op %q", st.Op)
+	c.ID, c.Force = st.ID, st.Force
+	if st.Speed != nil {
+		c.Speed = *st.Speed
+	}
+	if c.Verb == fsm.VerbChange {
+		c.Change = sim.ChangeOptions{Type: st.changeType(), CopyMode: st.CopyMode}
+	}
+	return m.Apply(c)
 }
 
 // query checks query-jobs for one job.

@@ -44,24 +44,38 @@ func (c VerbCommand) Name() string {
 	return "job-" + c.Verb.String()
 }
 
-// VerbCommands lists QEMU 7.2's job-control commands: job-* then
-// block-job-*, each family's verbs in QAPI order (there is no job-set-speed).
-func VerbCommands() []VerbCommand {
+// VerbCommands lists DefaultVersion's (QEMU 7.2's) job-control commands;
+// VerbCommandsAt lists another version's.
+func VerbCommands() []VerbCommand { return VerbCommandsAt(fsm.DefaultVersion) }
+
+// VerbCommandsAt lists version v's job-control commands: job-* then
+// block-job-*, each family's verbs in QAPI order as v's verb table has them.
+// set-speed and change exist only as block-job-* commands (there is no
+// job-set-speed, no job-change), and change only from QEMU 8.2 on.
+func VerbCommandsAt(v fsm.Version) []VerbCommand {
 	var cs []VerbCommand
 	for _, block := range []bool{false, true} {
-		for _, v := range fsm.Verbs() {
-			if block || v != fsm.VerbSetSpeed {
-				cs = append(cs, VerbCommand{Verb: v, Block: block})
+		for _, verb := range fsm.For(v).Verbs() {
+			c := VerbCommand{Verb: verb, Block: block}
+			if block || !c.IsBlock() {
+				cs = append(cs, c)
 			}
 		}
 	}
 	return cs
 }
 
-// ParseVerbCommand returns the command named name ("job-pause",
+// ParseVerbCommand returns DefaultVersion's command named name ("job-pause",
 // "block-job-cancel", …) with no arguments set; false for any other name.
 func ParseVerbCommand(name string) (VerbCommand, bool) {
-	for _, c := range VerbCommands() {
+	return ParseVerbCommandAt(fsm.DefaultVersion, name)
+}
+
+// ParseVerbCommandAt is ParseVerbCommand for version v: "block-job-change"
+// is a command at 10.0, not at 7.2 (which answers CommandNotFound,
+// qerr.NoSuchCommand).
+func ParseVerbCommandAt(v fsm.Version, name string) (VerbCommand, bool) {
+	for _, c := range VerbCommandsAt(v) {
 		if c.Name() == name {
 			return c, true
 		}

@@ -38,6 +38,39 @@ func TestParseVerbCommand(t *testing.T) {
 	}
 }
 
+// At 10.0 the commands are 7.2's plus block-job-change (there is no
+// job-change), which parses to the verb change; at 7.2 it does not parse.
+func TestParseVerbCommandAt(t *testing.T) {
+	names := map[fsm.Version][]string{
+		fsm.QEMU7_2: {"block-job-cancel", "block-job-complete", "block-job-dismiss", "block-job-finalize", "block-job-pause",
+			"block-job-resume", "block-job-set-speed", "job-cancel", "job-complete", "job-dismiss", "job-finalize", "job-pause", "job-resume"},
+		fsm.QEMU10_0: {"block-job-cancel", "block-job-change", "block-job-complete", "block-job-dismiss", "block-job-finalize", "block-job-pause",
+			"block-job-resume", "block-job-set-speed", "job-cancel", "job-complete", "job-dismiss", "job-finalize", "job-pause", "job-resume"},
+	}
+	for _, v := range fsm.Versions() {
+		var got []string
+		for _, c := range sim.VerbCommandsAt(v) {
+			got = append(got, c.Name())
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, names[v]) {
+			t.Errorf("VerbCommandsAt(%s) names %v, want %v", v, got, names[v])
+		}
+	}
+	c, ok := sim.ParseVerbCommandAt(fsm.QEMU10_0, "block-job-change")
+	if !ok || c.Verb != fsm.VerbChange || !c.IsBlock() {
+		t.Errorf("ParseVerbCommandAt(10.0, block-job-change) = %+v, %v; want the verb change, a block-job command", c, ok)
+	}
+	for _, n := range []string{"job-change", "block-job-"} {
+		if c, ok := sim.ParseVerbCommandAt(fsm.QEMU10_0, n); ok {
+			t.Errorf("ParseVerbCommandAt(10.0, %q) = %+v, want no command", n, c)
+		}
+	}
+	if c, ok := sim.ParseVerbCommandAt(fsm.QEMU7_2, "block-job-change"); ok {
+		t.Errorf("ParseVerbCommandAt(7.2, block-job-change) = %+v, want no command", c)
+	}
+}
+
 // Apply looks a job up as the command's family does and returns QEMU's
 // texts and classes (reference §2.1, §2.2), the lookup before any verb
 // check.

@@ -31,11 +31,16 @@ type TestSpec struct {
 	IORead    bool
 	// PrepareErr, when set, makes Prepare fail.
 	PrepareErr *JobError
+	// Changeable gives the driver a change callback (block-job-change,
+	// QEMU 8.2+) that accepts every change and records "change"; without
+	// it the driver has none, as QEMU's test drivers and every block job
+	// but mirror, and the verb answers "Job type does not support change".
+	Changeable bool
 }
 
 // TestDriver is a scriptable job driver. Calls records the callbacks the
 // manager made, in order ("prepare", "commit", "abort", "clean", "free",
-// "complete").
+// "complete", "change").
 type TestDriver struct {
 	Spec      TestSpec
 	Calls     []string
@@ -148,5 +153,15 @@ func (d *TestDriver) Complete(j *Job) error {
 	d.Calls = append(d.Calls, "complete")
 	d.complete = true
 	j.m.Kick(j)
+	return nil
+}
+
+// Changeable reports whether the spec gives the driver a change callback
+// (Changer).
+func (d *TestDriver) Changeable() bool { return d.Spec.Changeable }
+
+// Change accepts the change: the test driver has no copy mode to switch.
+func (d *TestDriver) Change(j *Job, o ChangeOptions) error {
+	d.Calls = append(d.Calls, "change")
 	return nil
 }

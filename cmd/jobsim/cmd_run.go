@@ -21,7 +21,7 @@ func init() {
 }
 
 func runRun(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("run", "run [--format text|json|svg|html] [--seed N] [--qemu VERSION] SCENARIO.json", stderr)
+	fs := newFlagSet("run", "run [--format text|json|svg|html] [--seed N] [--qemu VERSION] SCENARIO.json (--qemu: default the scenario's \"qemu\", else 7.2)", stderr)
 	format := timelineFormatFlag(fs)
 	seed := fs.Uint64("seed", 0, "tie-break seed (default: the scenario's own seed)")
 	qemu := addQemuFlag(fs)
@@ -40,7 +40,11 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	if flagSet(fs, "seed") {
 		s.Seed = *seed
 	}
-	res := s.RunWith(sim.Options{Seed: s.Seed, Version: version})
+	if qemu.set {
+		// --qemu overrides the version the scenario names
+		s.QEMU = version
+	}
+	res := s.RunWith(sim.Options{Seed: s.Seed, Version: s.QEMU})
 	r := timeline.FromScenario(res)
 	if !res.OK() {
 		r.Failure = fmt.Sprintf("%d expectation(s) not met: %s", len(res.Mismatches), strings.Join(res.Mismatches, "; "))

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,6 +95,35 @@ func TestRunMismatchFails(t *testing.T) {
 	}
 	if !strings.Contains(out, "FAILURE: 1 expectation(s) not met") || !strings.Contains(out, "MISMATCH: event log differs") {
 		t.Errorf("timeline does not show the failure:\n%s", out)
+	}
+}
+
+// A scenario runs at the version its "qemu" names; --qemu overrides it.
+// block-job-change is a command at 10.0 and CommandNotFound at 7.2.
+func TestRunScenarioVersion(t *testing.T) {
+	const body = `{"name": "change", %s"jobs": {"j0": {"steps": 5}}, "steps": [
+		{"op": "create", "id": "j0"},
+		{"op": "block-job-change", "id": "j0", "copy_mode": "write-blocking", "error": "Job type does not support change"},
+		{"op": "job-cancel", "id": "j0"}]}`
+	at10 := writeFile(t, "s10.json", fmt.Sprintf(body, `"qemu": "10.0", `))
+	plain := writeFile(t, "s.json", fmt.Sprintf(body, ""))
+	notFound := `step 1 (block-job-change j0): error "The command block-job-change has not been found", want "Job type does not support change"`
+	for _, c := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"run", at10}, exitOK},
+		{[]string{"run", "--qemu", "7.2", at10}, exitFailure},
+		{[]string{"run", plain}, exitFailure},
+		{[]string{"run", "--qemu", "10.0", plain}, exitOK},
+	} {
+		code, out, errOut := jobsim(t, c.args...)
+		if code != c.code {
+			t.Errorf("%v: exit %d, want %d (stderr %q)", c.args[:len(c.args)-1], code, c.code, errOut)
+		}
+		if c.code == exitFailure && !strings.Contains(out, "MISMATCH: "+notFound) {
+			t.Errorf("%v: the timeline does not show CommandNotFound:\n%s", c.args[:len(c.args)-1], out)
+		}
 	}
 }
 

@@ -35,6 +35,12 @@ func New(class, format string, args ...any) *Error {
 	return &Error{Class: class, Desc: fmt.Sprintf(format, args...)}
 }
 
+// NoSuchCommand is QMP's answer to a command the server does not have
+// (qmp-dispatch.c): CommandNotFound "The command NAME has not been found".
+func NoSuchCommand(name string) *Error {
+	return New(CommandNotFound, "The command %s has not been found", name)
+}
+
 // Classed is implemented by errors that carry their own QMP class.
 type Classed interface {
 	error

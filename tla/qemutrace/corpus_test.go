@@ -57,7 +57,7 @@ func TestConvertEveryRecordedTranscript(t *testing.T) {
 	for _, c := range []struct {
 		dir  string
 		want int
-	}{{corpus, 73}, {filepath.Join(corpus, "qemu-10.0"), 73}, {ref, 19}} {
+	}{{corpus, 76}, {filepath.Join(corpus, "qemu-10.0"), 76}, {ref, 19}} {
 		got := convertDir(t, c.dir, corpus)
 		if len(got) != c.want {
 			t.Errorf("%s: %d transcripts converted, want %d", c.dir, len(got), c.want)

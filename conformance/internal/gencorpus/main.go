@@ -587,6 +587,7 @@ func main() {
 	deviations()
 	orders()
 	firstMoves()
+	changes()
 	names := slices.Sorted(maps.Keys(corpus))
 	for _, n := range names {
 		b, err := json.MarshalIndent(corpus[n], "", " ")
@@ -671,4 +672,54 @@ func firstMoves() {
 			s(ex("blockdev-add", M{"driver": "null-co", "node-name": "z0", "size": GiB, "read-zeroes": true}),
 				null("z1", GiB), bm("z1", "b0"), mirror("z", "z0", "z1", "speed", 1), st("z", "running")),
 			cancelled("z"), s(M{"bitmaps": "z1"})))
+}
+
+// change is block-job-change of a mirror to write-blocking; kv overrides
+// arguments, and a nil value leaves that argument out.
+func change(id string, kv ...any) M {
+	args := merge(M{"id": id, "type": "mirror", "copy-mode": "write-blocking"}, kv...)
+	for k, v := range args {
+		if v == nil {
+			delete(args, k)
+		}
+	}
+	return ex("block-job-change", args)
+}
+
+// changes show block-job-change (QEMU 8.2+; spec/qemu-10.0.md §5): QEMU
+// 7.2 answers CommandNotFound to every one of them, and both recordings
+// are the truth. QEMU does not check type against the job's type: a
+// mirror named as another type sees an empty mirror branch, copy mode
+// background.
+func changes() {
+	add("mirror_change_copy_mode", "block-job-change on a running rate-limited mirror: to write-blocking and again to the same mode returns {} (actively-synced stays false while it copies), back to background is not implemented, type commit asks for background, copy-mode missing or unknown, a backup does not support change, unknown ids, a paused mirror accepts it (QEMU 7.2: CommandNotFound every time)",
+		cat(slowMirror("m0", "n0", "n1"), s(ex("query-block-jobs"),
+			change("m0", "type", "commit", "copy-mode", nil), change("m0"), ex("query-block-jobs"),
+			change("m0"), change("m0", "copy-mode", "background"), change("m0", "type", "commit", "copy-mode", nil),
+			change("m0", "copy-mode", nil), change("m0", "copy-mode", "sometimes"), change("m0", "type", "nope"),
+			change("nosuch")),
+			slow("j0", "n2", "n3"), s(change("j0"), change("j0", "type", "backup", "copy-mode", nil),
+				ex("job-pause", M{"id": "m0"}), st("m0", "paused"), change("m0"), ex("query-block-jobs"),
+				ex("job-resume", M{"id": "m0"}), st("m0", "running"),
+				ex("job-cancel", M{"id": "j0"}), st("j0", "null"), ex("job-cancel", M{"id": "m0"}), st("m0", "null"),
+				change("m0"))), midrun)
+	add("mirror_change_ready", "block-job-change on a ready mirror: write-blocking returns {}, also in standby; actively-synced becomes true once the mirror went round its loop (after a pause and resume); pending and concluded refuse the verb change (QEMU 7.2: CommandNotFound every time)",
+		s(null("s0", 4*MiB), null("s1", 4*MiB), mirror("r0", "s0", "s1", manual...), wait("BLOCK_JOB_READY", M{"device": "r0"}),
+			ex("query-block-jobs"), change("r0"),
+			ex("job-pause", M{"id": "r0"}), st("r0", "standby"), change("r0"), change("r0", "copy-mode", "background"),
+			ex("job-resume", M{"id": "r0"}), st("r0", "ready"), ex("query-block-jobs"),
+			ex("job-complete", M{"id": "r0"}), wait("BLOCK_JOB_PENDING", M{"id": "r0"}),
+			change("r0"), ex("query-block-jobs"),
+			ex("job-finalize", M{"id": "r0"}), st("r0", "concluded"), change("r0"), ex("query-block-jobs"),
+			ex("job-dismiss", M{"id": "r0"}), st("r0", "null")))
+	// an active commit runs on mirror's code, but its driver
+	// (commit_active_job_driver) has no change callback
+	add("commit_active_change", "block-job-change on a ready active commit, which runs on mirror's code: its driver has no change, so every type answers that the job type does not support change (QEMU 7.2: CommandNotFound)",
+		s(qcowNode("base"), ex("blockdev-add", M{"driver": "qcow2", "node-name": "top", "backing": "base",
+			"file": M{"driver": "file", "filename": "${IMG:top}"}}),
+			ex("block-commit", M{"job-id": "c0", "device": "top"}), wait("BLOCK_JOB_READY", M{"device": "c0"}),
+			change("c0"), change("c0", "type", "commit", "copy-mode", nil), ex("query-block-jobs"),
+			ex("job-cancel", M{"id": "c0"}), st("c0", "null")),
+		imgs("base", M{"size": 4 * MiB, "format": "qcow2", "fill": [][3]int64{{0, 256 * 1024, 0xAA}}},
+			"top", M{"size": 4 * MiB, "format": "qcow2", "backing": "base", "fill": [][3]int64{{MiB, 64 * 1024, 0x55}}}))
 }
