@@ -61,6 +61,9 @@ type JobPlan struct {
 	NoSpace        bool   `json:"enospc,omitempty"`
 	IORead         bool   `json:"io_read,omitempty"`
 	PrepareFails   bool   `json:"prepare_fails,omitempty"`
+	// Changeable: the driver has .change (block-job-change, QEMU 8.2+),
+	// which accepts every change.
+	Changeable bool `json:"changeable,omitempty"`
 	// IDKind: 0 a fresh id, 1 the id of an earlier job of the sequence
 	// (in use, or reusable after dismiss), 2 a malformed id.
 	IDKind uint8 `json:"id_kind,omitempty"`
@@ -152,6 +155,9 @@ func (p JobPlan) String() string {
 	}
 	if p.PrepareFails {
 		b.WriteString(" prepare-fails")
+	}
+	if p.Changeable {
+		b.WriteString(" changeable")
 	}
 	return b.String()
 }

@@ -557,6 +557,7 @@ func (m *Model) Change(j *Job) error {
 	if !j.HasChange {
 		return generic(textNoChange)
 	}
+	m.pushCall(j, "change")
 	return nil
 }
 

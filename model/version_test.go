@@ -121,3 +121,41 @@ func TestDrainBlipsPerVersion(t *testing.T) {
 		t.Errorf("Quiesce with j1 held by a drain: %v", err)
 	}
 }
+
+// An accepted change runs the driver's change callback (mirror_change; the
+// test driver's with .change): where callbacks are observed, the model
+// requires it before the command returns; a refused change calls nothing.
+func TestChangeCallsTheDriver(t *testing.T) {
+	m := NewAt(fsm.QEMU10_0)
+	withChange := Spec{ID: "t0", Type: "mirror", Block: true, AutoFinalize: true, Ready: true, HasComplete: true, HasChange: true}
+	without := Spec{ID: "t1", Type: "mirror", Block: true, AutoFinalize: true, Ready: true, HasComplete: true}
+	for _, s := range []Spec{withChange, without} {
+		if err := m.Create(s); err != nil {
+			t.Fatal(err)
+		}
+		feed(t, m, s.ID+" created")
+		if err := m.Start(s.ID); err != nil {
+			t.Fatal(err)
+		}
+		feed(t, m, s.ID+" running")
+	}
+	change := Action{Op: OpVerb, Verb: fsm.VerbChange, Block: true}
+	if err := m.Verb(m.Job("t1"), change); err == nil || err.Error() != "Job type does not support change" {
+		t.Fatalf("change without .change: %v", err)
+	}
+	if err := m.Quiesce(); err != nil {
+		t.Fatalf("a refused change requires %v", err)
+	}
+	if err := m.Verb(m.Job("t0"), change); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Quiesce(); err == nil {
+		t.Fatal("an accepted change returned without its driver callback")
+	}
+	if err := m.Observe(Event{Kind: EvCall, Job: "t0", Call: "change"}); err != nil {
+		t.Fatalf("the change callback: %v", err)
+	}
+	if err := m.Quiesce(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -51,7 +51,8 @@ func drawID(src Source, p *model.JobPlan) {
 	}
 }
 
-func genPlan(src Source) model.JobPlan {
+// genPlan draws a test-driver job of a version with table's verbs.
+func genPlan(src Source, table *fsm.Table) model.JobPlan {
 	p := model.JobPlan{Type: genTypes[src.Intn(len(genTypes))]}
 	if (p.Type == "mirror" || p.Type == "commit") && src.Intn(3) != 0 {
 		p.Ready = true
@@ -75,6 +76,11 @@ func genPlan(src Source) model.JobPlan {
 		p.Speed = 1 << 20
 	case 11:
 		p.Speed = -1
+	}
+	if _, ok := table.ParseVerb(fsm.VerbChange.String()); ok {
+		// A version with block-job-change: half the drivers have .change
+		// (drawn only there, so that 7.2's draws stay as they were).
+		p.Changeable = src.Intn(2) == 1
 	}
 	drawID(src, &p)
 	return p
@@ -102,6 +108,7 @@ func genRealPlan(src Source) model.JobPlan {
 // that is created); wrong and unknown targets stay possible throughout.
 func NextAction(src Source, r *Runner) model.Action {
 	n := len(r.ids)
+	table := fsm.For(r.Version()) // the version's verbs (10.0 adds change)
 	pickJob := func() int {
 		if n == 0 {
 			return 0
@@ -143,12 +150,12 @@ func NextAction(src Source, r *Runner) model.Action {
 	case k < 2:
 		return model.Action{Op: model.OpNoop}
 	case k < 12:
-		return model.Action{Op: model.OpCreate, Jobs: []model.JobPlan{genPlan(src)}, Start: src.Intn(4) != 3}
+		return model.Action{Op: model.OpCreate, Jobs: []model.JobPlan{genPlan(src, table)}, Start: src.Intn(4) != 3}
 	case k < 17:
 		size := 2 + src.Intn(2)
 		plans := make([]model.JobPlan, size)
 		for i := range plans {
-			plans[i] = genPlan(src)
+			plans[i] = genPlan(src, table)
 		}
 		return model.Action{Op: model.OpCreate, Jobs: plans, Start: src.Intn(5) != 4}
 	case k < 22:
@@ -173,8 +180,6 @@ func NextAction(src Source, r *Runner) model.Action {
 		if a.Target == model.TargetJob {
 			a.Job = pickJob()
 		}
-		// The verbs of the runner's version (10.0 adds change).
-		table := fsm.For(r.Version())
 		var ok []fsm.Verb
 		var tricky bool
 		if a.Target == model.TargetJob && n > 0 {
@@ -357,7 +362,7 @@ func ModelWalk(src Source, steps int) (int, error) {
 	for i := 0; i < steps; i++ {
 		switch k := src.Intn(10); {
 		case k < 2:
-			p := genPlan(src)
+			p := genPlan(src, fsm.For(m.Version()))
 			p.IDKind = 0
 			id := fmt.Sprintf("j%d", len(ids))
 			txn := 0

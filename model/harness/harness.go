@@ -187,6 +187,10 @@ func (p *probe) Clean(j *sim.Job)                   { p.call(j, "clean"); p.Test
 func (p *probe) Free(j *sim.Job)                    { p.call(j, "free"); p.TestDriver.Free(j) }
 func (p *probe) Complete(j *sim.Job) error          { p.call(j, "complete"); return p.TestDriver.Complete(j) }
 func (p *probe) Cancel(j *sim.Job, force bool) bool { return p.TestDriver.Cancel(j, force) }
+func (p *probe) Change(j *sim.Job, o sim.ChangeOptions) error {
+	p.call(j, "change")
+	return p.TestDriver.Change(j, o)
+}
 
 func (p *probe) Run(j *sim.Job) sim.Step {
 	// Like mirror_run after a soft cancel while ready: one more slice
@@ -302,7 +306,8 @@ func planSpecs(p model.JobPlan, id string, txn int) (sim.TestSpec, model.Spec) {
 		p.ManualDismiss = true
 	}
 	ts := sim.TestSpec{Type: sim.JobType(p.Type), Steps: p.Steps, StepTime: stepNS, Ready: p.Ready,
-		FailAt: p.FailAt, IOErrorAt: p.IOErrorAt, OnError: sim.OnError(p.OnError), IORead: p.IORead}
+		FailAt: p.FailAt, IOErrorAt: p.IOErrorAt, OnError: sim.OnError(p.OnError), IORead: p.IORead,
+		Changeable: p.Changeable}
 	if ts.OnError == "" {
 		ts.OnError = sim.OnErrorReport
 	}
@@ -331,7 +336,7 @@ func planSpecs(p model.JobPlan, id string, txn int) (sim.TestSpec, model.Spec) {
 	}
 	s := model.Spec{ID: id, Type: p.Type, Block: block, Txn: txn,
 		AutoFinalize: !p.ManualFinalize, AutoDismiss: !p.ManualDismiss, Speed: p.Speed,
-		Ready: p.Ready, HasPrepare: true, HasComplete: true,
+		Ready: p.Ready, HasPrepare: true, HasComplete: true, HasChange: p.Changeable,
 		PrepareFails: p.PrepareFails, PrepareText: prepareText}
 	// Walk the script as the driver will: the first failure decides.
 	for slice := 1; slice <= p.Steps; slice++ {
