@@ -61,6 +61,9 @@ type JobPlan struct {
 	NoSpace        bool   `json:"enospc,omitempty"`
 	IORead         bool   `json:"io_read,omitempty"`
 	PrepareFails   bool   `json:"prepare_fails,omitempty"`
+	// Changeable: the driver has .change (block-job-change, QEMU 8.2+),
+	// which accepts every change.
+	Changeable bool `json:"changeable,omitempty"`
 	// IDKind: 0 a fresh id, 1 the id of an earlier job of the sequence
 	// (in use, or reusable after dismiss), 2 a malformed id.
 	IDKind uint8 `json:"id_kind,omitempty"`
@@ -153,6 +156,9 @@ func (p JobPlan) String() string {
 	if p.PrepareFails {
 		b.WriteString(" prepare-fails")
 	}
+	if p.Changeable {
+		b.WriteString(" changeable")
+	}
 	return b.String()
 }
 
@@ -199,7 +205,8 @@ func (a *Action) UnmarshalJSON(b []byte) error {
 	*a = Action{Op: Op(op), Jobs: w.Jobs, Start: w.Start, Job: w.Job, Target: w.Target,
 		Block: w.Block, Force: w.Force, Speed: w.Speed, Ns: w.Ns, Mon: w.Mon}
 	if a.Op == OpVerb {
-		v, ok := fsm.ParseVerb(w.Verb)
+		// A verb of any version; Sequence checks it against its own.
+		v, ok := parseAnyVerb(w.Verb)
 		if !ok {
 			return fmt.Errorf("model: unknown verb %q", w.Verb)
 		}
@@ -217,9 +224,42 @@ type Sequence struct {
 	Note    string `json:"note,omitempty"`
 	SimSeed uint64 `json:"sim_seed"`
 	// Block: replay in block mode (real jobs, guest writes, faults).
-	Block   bool     `json:"block,omitempty"`
-	Actions []Action `json:"actions"`
+	Block bool `json:"block,omitempty"`
+	// Version is the QEMU version sim and the model follow (absent: 7.2).
+	Version fsm.Version `json:"qemu,omitempty"`
+	Actions []Action    `json:"actions"`
 	// Want, for a failing sequence (a campaign's failure report), is the
 	// violation id the sequence produces.
 	Want string `json:"want,omitempty"`
+}
+
+// parseAnyVerb parses a verb of any version's table.
+func parseAnyVerb(name string) (fsm.Verb, bool) {
+	for _, v := range fsm.Versions() {
+		if verb, ok := fsm.For(v).ParseVerb(name); ok {
+			return verb, true
+		}
+	}
+	return 0, false
+}
+
+// UnmarshalJSON reads a sequence and checks that each verb is one of its
+// version's (change is not a command of QEMU 7.2).
+func (s *Sequence) UnmarshalJSON(b []byte) error {
+	type plain Sequence // without this method
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	table := fsm.For(p.Version)
+	for i, a := range p.Actions {
+		if a.Op != OpVerb {
+			continue
+		}
+		if _, ok := table.ParseVerb(a.Verb.String()); !ok {
+			return fmt.Errorf("model: action %d: %s is not a job verb of QEMU %s", i, a.Verb, p.Version)
+		}
+	}
+	*s = Sequence(p)
+	return nil
 }

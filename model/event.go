@@ -20,7 +20,7 @@ const (
 	EvCancelled             // BLOCK_JOB_CANCELLED
 	EvPending               // BLOCK_JOB_PENDING
 	EvError                 // BLOCK_JOB_ERROR
-	EvCall                  // a driver callback: prepare, commit, abort, clean, free, complete
+	EvCall                  // a driver callback: prepare, commit, abort, clean, free, complete, change
 	EvUnknown               // an event name the model does not know: it refuses every such event
 )
 

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -91,6 +92,9 @@ type Spec struct {
 	IOError *IOError
 	// HasPrepare, HasComplete: the driver has .prepare / .complete.
 	HasPrepare, HasComplete bool
+	// HasChange: the driver has .change (QEMU 8.2+ block-job-change:
+	// mirror_job_driver has, the active commit driver has not).
+	HasChange bool
 	// DrainsOnExit: the run drains its source before it returns and the
 	// drained section lasts until the job is finalized (mirror and active
 	// commit: mirror_run's bdrv_drained_begin, ended by
@@ -128,7 +132,12 @@ type Job struct {
 	// ExitDrained: the run ended with the job's source drained
 	// (Spec.DrainsOnExit); finalization ends the drain.
 	ExitDrained bool
-	txn         *Txn
+	// InBlip: a drain of every node paused the job (Model.drainBlip) and
+	// has not ended yet; the drain holds one pause until its unpause.
+	// StepBlips counts the job's drain pauses in the current step.
+	InBlip    bool
+	StepBlips int
+	txn       *Txn
 }
 
 // Txn is a transaction: members newest first (QLIST_INSERT_HEAD), as QEMU
@@ -154,20 +163,79 @@ type Model struct {
 	seq     int
 	nextTxn int
 	table   *fsm.Table
+	rules   versionRules
+	// drains is how many drains of every node the graph operations of
+	// block jobs (creation, completion, freeing) since the last Quiesce
+	// may take in the model's version: each running job may blip that
+	// often (drainBlip).
+	drains int
+	blips  int
+}
+
+// versionRules is what the model knows differs between QEMU versions
+// beyond the verb table: per-version data, looked up once in NewAt.
+type versionRules struct {
+	// graphDrains is, per job type, how many times each graph operation
+	// of a block job drains every node. From QEMU 8.2 every graph change
+	// takes the graph write lock, which drains every node
+	// (bdrv_graph_wrlock); each drain gives every running job a
+	// paused/running (ready jobs standby/ready) pair. 7.2 drains every node
+	// only in a transaction, which the harness does not issue: no entry.
+	graphDrains map[string]drainCounts
+}
+
+// graphOp is a graph operation of a block job.
+type graphOp uint8
+
+const (
+	opCreate graphOp = iota // the driver's start, with block_job_create; also when that refuses the id
+	opFinish                // the driver's prepare/commit/abort/clean, before concluded
+	opFree                  // block_job_free, after null
+	numGraphOps
+)
+
+// drainCounts is how many drains of every node each graphOp takes.
+type drainCounts [numGraphOps]int
+
+// rulesOf is measured data, restated from spec/qemu-10.0.md §1 "The rule"
+// (spec/versions.md "Drains of every node"; qemu-storage-daemon 10.0.13),
+// each count the largest of the step's outcomes:
+//   - backup: created 4 (bdrv_cbw_append) + 1 (block_job_create), refused
+//     after the filter went in 4 + 2; backup_clean 3; freed 1.
+//   - mirror: mirror_start_job 2 + 2, refused 2 + 2; mirror_exit_common 4
+//     without pivot, 5 with; freed 1.
+//   - commit: commit_start 1 + 4; commit_prepare+clean 4, commit_abort+clean
+//     5; freed 1. An active commit runs the mirror's code (4, 5): within
+//     these bounds.
+//   - stream: stream_start 3 + 2, refused 3 + 2; stream_prepare+clean 3,
+//     stream_clean 2; freed 1 + 1.
+var rulesOf = map[fsm.Version]versionRules{
+	fsm.QEMU7_2: {},
+	fsm.QEMU10_0: {graphDrains: map[string]drainCounts{
+		"backup": {opCreate: 6, opFinish: 3, opFree: 1},
+		"mirror": {opCreate: 4, opFinish: 5, opFree: 1},
+		"commit": {opCreate: 5, opFinish: 5, opFree: 1},
+		"stream": {opCreate: 5, opFinish: 3, opFree: 2},
+	}},
 }
 
 // New returns an empty model of QEMU 7.2 (fsm.DefaultVersion).
 func New() *Model { return NewAt(fsm.DefaultVersion) }
 
 // NewAt returns an empty model of QEMU version v: the verbs it knows and
-// accepts are v's table's (fsm.For(v); 10.0 adds change). The trigger rules
-// are the same in every version.
+// accepts are v's table's (fsm.For(v); 10.0 adds change), and in 10.0 the
+// graph operations of block jobs drain every node (versionRules). The
+// trigger rules are the same in every version.
 func NewAt(v fsm.Version) *Model {
-	return &Model{table: fsm.For(v), byID: map[string]*Job{}, txns: map[int]*Txn{}}
+	return &Model{table: fsm.For(v), rules: rulesOf[v], byID: map[string]*Job{}, txns: map[int]*Txn{}}
 }
 
 // Version is the QEMU version the model follows.
 func (m *Model) Version() fsm.Version { return m.table.Version() }
+
+// DrainBlips is how many pauses of drains of every node the model has
+// accepted (each the first half of a paused/running or standby/ready pair).
+func (m *Model) DrainBlips() int { return m.blips }
 
 // Job returns the existing job with id, or nil.
 func (m *Model) Job(id string) *Job { return m.byID[id] }
@@ -212,6 +280,9 @@ func (m *Model) pushCall(j *Job, name string) {
 // Create is job_create + block_job_create: the expected error, or nil. On
 // success (and on an early failure) it requires the events that follow.
 func (m *Model) Create(s Spec) error {
+	// A block job's driver changes the graph around block_job_create,
+	// also when that refuses the id (its filter goes again).
+	m.graphChange(&s, opCreate)
 	if !qemuid.WellFormed(s.ID) {
 		return generic("Invalid job ID '%s'", s.ID)
 	}
@@ -483,9 +554,10 @@ func (m *Model) Change(j *Job) error {
 	if err := m.verbErr(j, fsm.VerbChange); err != nil {
 		return err
 	}
-	if j.Type != "mirror" {
+	if !j.HasChange {
 		return generic(textNoChange)
 	}
+	m.pushCall(j, "change")
 	return nil
 }
 
@@ -496,6 +568,7 @@ func (m *Model) dismiss(j *Job) {
 	m.leaveTxn(j)
 	m.pushStatus(j, fsm.Null)
 	m.pushCall(j, "free")
+	m.graphChange(&j.Spec, opFree)
 	j.Gone = true
 	delete(m.byID, j.ID)
 	for i, o := range m.jobs {
@@ -580,6 +653,7 @@ func (m *Model) finalizeSingle(j *Job) {
 		m.pushCall(j, "commit")
 	}
 	m.pushCall(j, "clean")
+	m.graphChange(&j.Spec, opFinish)
 	if j.ExitDrained {
 		// mirror_exit_common's bdrv_drained_end
 		j.ExitDrained = false
@@ -664,6 +738,9 @@ func (m *Model) Observe(e Event) error {
 	if len(m.expect) > 0 {
 		w := m.expect[0]
 		if !w.matches(e) {
+			if m.nestedStep(e) == nil {
+				return nil
+			}
 			return fmt.Errorf("model requires %s next (then %d more), got %s", w, len(m.expect)-1, e)
 		}
 		m.expect = m.expect[1:]
@@ -674,6 +751,32 @@ func (m *Model) Observe(e Event) error {
 	}
 	return m.spontaneous(e)
 }
+
+// nestedStep accepts e, a spontaneous step of a job the required events do
+// not name, in the middle of a command's or a cascade's required events
+// when a drain of every node polled there (drains: a version whose
+// graph changes drain every node, spec/qemu-10.0.md §1): the drain
+// (AIO_WAIT_WHILE) runs the event loop until every running job sits at its
+// pause point, so those jobs go on meanwhile (reach the pause point, hit an
+// I/O error, become ready, finish). What such a step requires comes at once,
+// before the rest.
+func (m *Model) nestedStep(e Event) error {
+	if m.drains == 0 || m.byID[e.Job] == nil {
+		return errNotNested
+	}
+	for _, w := range m.expect {
+		if w.ev.Job == e.Job {
+			return errNotNested
+		}
+	}
+	outer := m.expect
+	m.expect = nil
+	err := m.spontaneous(e)
+	m.expect = append(m.expect, outer...)
+	return err
+}
+
+var errNotNested = errors.New("not a step inside a drain")
 
 func (m *Model) spontaneous(e Event) error {
 	j := m.byID[e.Job]
@@ -696,8 +799,28 @@ func (j *Job) describe() string {
 
 func (m *Model) statusStep(j *Job, to fsm.Status) error {
 	from := j.Status
+	ends := blipEnds(j, to)
+	if ends {
+		// The drain ends: its pause goes before the job leaves the
+		// pause point.
+		j.PauseCount--
+	}
 	if why := statusGuard(j, to); why != "" {
-		return fmt.Errorf("%s -> %s of %s not allowed: %s (model: %s)", from, to, j.ID, why, j.describe())
+		if !m.drainBlip(j, to) {
+			if ends {
+				j.PauseCount++
+			}
+			return fmt.Errorf("%s -> %s of %s not allowed: %s (model: %s)", from, to, j.ID, why, j.describe())
+		}
+		// A drain of every node holds the job at its pause point until
+		// the drain ends.
+		j.InBlip = true
+		j.PauseCount++
+		j.StepBlips++
+		m.blips++
+	}
+	if ends {
+		j.InBlip = false
 	}
 	j.Status = to
 	if j.DrainsOnExit && !j.ExitDrained && (to == fsm.Waiting || to == fsm.Aborting && (from == fsm.Running || from == fsm.Ready)) {
@@ -732,6 +855,42 @@ func (m *Model) statusStep(j *Job, to fsm.Status) error {
 		}
 	}
 	return nil
+}
+
+// graphChange records graph operation op of the job s (nothing for a job
+// that is not a block job): in a version whose graph changes drain every
+// node, running jobs may blip that many times more until the next Quiesce.
+func (m *Model) graphChange(s *Spec, op graphOp) {
+	if s.Block {
+		m.drains += m.rules.graphDrains[s.Type][op]
+	}
+}
+
+// drainBlip says whether j's change to status to is the pause of a drain of
+// every node (spec/qemu-10.0.md §1 "The rule"): in a version whose graph
+// changes drain every node, after a block job's graph operation, a job
+// that is running (started, not force-cancelled: a force-cancelled job
+// skips pause points) and not paused otherwise reaches its pause point
+// (running -> paused, ready -> standby) and stays there until the drain
+// ends (blipEnds). A drain gives a job whose run has ended nothing, and
+// one that QEMU's drain does not reach in time shows no pair: the model
+// allows the pair, it does not require it.
+func (m *Model) drainBlip(j *Job, to fsm.Status) bool {
+	if j.StepBlips >= m.drains || j.InBlip || !j.Started || j.Force || j.PauseCount != 0 {
+		return false
+	}
+	t, ok := ownTrigger(j.Status, to)
+	return ok && t == fsm.TriggerPausePoint
+}
+
+// blipEnds says whether j's change to status to leaves the pause point a
+// drain of every node held it at: the drain ended.
+func blipEnds(j *Job, to fsm.Status) bool {
+	if !j.InBlip {
+		return false
+	}
+	t, ok := ownTrigger(j.Status, to)
+	return ok && t == fsm.TriggerUnpause
 }
 
 // statusGuard says whether j may change to status to by itself now (a
@@ -831,9 +990,19 @@ func (m *Model) ioErrorStep(j *Job, e Event) error {
 }
 
 // Quiesce checks the model's obligations at rest, when the implementation
-// has run everything due: no required event is outstanding and no
-// transaction is left half-aborted.
+// has run everything due: no required event is outstanding, no drain of
+// every node still holds a job and no transaction is left half-aborted. It
+// ends the step: further drain blips need a new graph operation.
 func (m *Model) Quiesce() error {
+	m.drains = 0
+	for _, j := range m.jobs {
+		j.StepBlips = 0
+	}
+	for _, j := range m.jobs {
+		if j.InBlip {
+			return fmt.Errorf("%s is still held by a drain of every node at rest (its %s has no unpause)", j.ID, j.Status)
+		}
+	}
 	if len(m.expect) > 0 {
 		return fmt.Errorf("model still requires %d event(s): %v", len(m.expect), m.Expecting())
 	}

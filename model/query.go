@@ -32,11 +32,20 @@ func SameQJob(a, b QJob) bool {
 		a.UserPaused == b.UserPaused && slices.Equal(a.TxnMemberStatus, b.TxnMemberStatus)
 }
 
-// SameQBlock reports whether two query-block-jobs entries are equal.
+// SameQBlock reports whether two query-block-jobs entries are equal. The
+// optional members are compared by value (10.0's mirrors carry
+// actively-synced, a pointer as every optional member).
 func SameQBlock(a, b QBlock) bool {
 	ea, eb := a.Error, b.Error
+	sa, sb := a.ActivelySynced, b.ActivelySynced
 	a.Error, b.Error = nil, nil
-	return a == b && SameText(ea, eb)
+	a.ActivelySynced, b.ActivelySynced = nil, nil
+	return a == b && SameText(ea, eb) && sameValue(sa, sb)
+}
+
+// sameValue reports whether two optional values are both absent or equal.
+func sameValue[T comparable](a, b *T) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
 }
 
 // ErrText is how a command's result reads in a step's description and in

@@ -208,14 +208,14 @@ func campaignPhase(o checkOptions, p *progress) (*phaseResult, error) {
 	if o.sequences == 0 {
 		return &phaseResult{name: phaseCampaign, lines: []string{"skipped (--sequences 0)"}}, nil
 	}
-	rep, err := harness.Campaign(o.seed, o.sequences, o.steps, func(done int) {
+	rep, err := harness.CampaignAt(o.version, o.seed, o.sequences, o.steps, func(done int) {
 		p.update("campaign", int64(done), int64(o.sequences), fmt.Sprintf("%d/%d sequences", done, o.sequences))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", phaseCampaign, err)
 	}
 	res := &phaseResult{name: phaseCampaign, lines: []string{
-		fmt.Sprintf("%d sequences of %d random commands (seed %d), %d steps including drain-down", rep.Sequences, o.steps, rep.Seed, rep.Steps),
+		fmt.Sprintf("%d sequences of %d random commands%s (seed %d), %d steps including drain-down", rep.Sequences, o.steps, unlessDefault(rep.Version, " of QEMU "), rep.Seed, rep.Steps),
 		fmt.Sprintf("%d invariant evaluations, reference model compared after every step, %d determinism replays", rep.InvariantChecks, rep.Replays),
 		"invariants: " + catalogueIDs(),
 		fmt.Sprintf("%.1fs", rep.Elapsed.Seconds()),

@@ -79,9 +79,13 @@ func dirty(bm *blockdev.DirtyBitmap) map[int64]bool {
 	return d
 }
 
-// NewBlockRunner returns a runner that also drives real block jobs.
-func NewBlockRunner(seed uint64) *Runner {
-	r := NewRunner(seed)
+// NewBlockRunner returns a runner that also drives real block jobs, at QEMU
+// 7.2 (fsm.DefaultVersion).
+func NewBlockRunner(seed uint64) *Runner { return NewBlockRunnerAt(fsm.DefaultVersion, seed) }
+
+// NewBlockRunnerAt returns a block-mode runner at QEMU version v.
+func NewBlockRunnerAt(v fsm.Version, seed uint64) *Runner {
+	r := NewRunnerAt(v, seed)
 	r.g = blockdev.NewGraph()
 	r.real = map[string]*realJob{}
 	r.devs = map[string]*devState{}
@@ -219,7 +223,8 @@ func (r *Runner) realNodes(p model.JobPlan) (*realJob, error) {
 func realSpec(p model.JobPlan, id string, txn int, armed bool) model.Spec {
 	ready := p.Type == "mirror" || p.Type == "commit" && p.Active
 	s := model.Spec{ID: id, Type: p.Type, Block: true, Txn: txn, AutoFinalize: !p.ManualFinalize, AutoDismiss: !p.ManualDismiss,
-		Speed: p.Speed, Ready: ready, HasComplete: ready, DrainsOnExit: ready, NoCalls: true}
+		Speed: p.Speed, Ready: ready, HasComplete: ready, DrainsOnExit: ready, NoCalls: true,
+		HasChange: p.Type == "mirror"} // mirror_job_driver has .change, an active commit's has not
 	if armed {
 		s.MayFail, s.FailTexts, s.IOError = true, []string{model.Strerror(5)}, faultError(p.OnError)
 	}

@@ -6,12 +6,15 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jobfsm/jobfsm/fsm"
 	"github.com/jobfsm/jobfsm/model"
 )
 
 // Report is the outcome of a random campaign.
 type Report struct {
 	Seed uint64
+	// Version is the QEMU version sim and the model followed.
+	Version fsm.Version
 	// Sequences and Steps count what ran (Steps includes every sequence's
 	// drain-down); InvariantChecks counts invariant evaluations (one per
 	// invariant with a Check per step); Replays counts the determinism
@@ -52,20 +55,25 @@ func SimSeed(seed uint64, i int) uint64 { return seed ^ (uint64(i)+1)*0x9e3779b9
 //
 // The error is non-nil only for invalid arguments; a violation is reported
 // in Report.Failure, minimized and rendered as a per-job timeline.
+//
+// Campaign runs at QEMU 7.2 (fsm.DefaultVersion); CampaignAt at any version.
 func Campaign(seed uint64, sequences, steps int, progress func(done int)) (Report, error) {
+	return CampaignAt(fsm.DefaultVersion, seed, sequences, steps, progress)
+}
+
+// CampaignAt is Campaign with sim and the model at QEMU version v: the same
+// seed draws the same choices, but a version's own verbs (10.0's change)
+// change what they pick.
+func CampaignAt(v fsm.Version, seed uint64, sequences, steps int, progress func(done int)) (Report, error) {
 	if sequences < 1 || steps < 1 {
 		return Report{}, fmt.Errorf("model: campaign needs at least one sequence and one step (got %d, %d)", sequences, steps)
 	}
 	start := time.Now()
-	rep := Report{Seed: seed}
+	rep := Report{Seed: seed, Version: v}
 	for i := range sequences {
 		simSeed := SimSeed(seed, i)
-		seq := model.Sequence{SimSeed: simSeed, Block: i%5 == 4}
-		run := RunSequence
-		if seq.Block {
-			run = RunBlockSequence
-		}
-		r, acts, err := run(simSeed, steps, NewPCGSource(seed, uint64(i)))
+		seq := model.Sequence{SimSeed: simSeed, Block: i%5 == 4, Version: v}
+		r, acts, err := RunSequenceAt(v, seq.Block, simSeed, steps, NewPCGSource(seed, uint64(i)))
 		seq.Actions = acts
 		rep.Steps += r.Steps
 		rep.InvariantChecks += r.Checks
@@ -110,6 +118,9 @@ func failure(i int, seq model.Sequence, err error) *Failure {
 	mode := ""
 	if seq.Block {
 		mode = " (block mode)"
+	}
+	if seq.Version != fsm.DefaultVersion {
+		mode += " at QEMU " + seq.Version.String()
 	}
 	f.Timeline = fmt.Sprintf("counterexample: sequence %d%s, sim seed %d, %d of %d actions after minimizing\n%s",
 		i, mode, seq.SimSeed, len(small.Actions), len(seq.Actions), r.Timeline(merr))
@@ -177,11 +188,9 @@ func Minimize(seq model.Sequence, id string, budget int, limit time.Duration) (m
 	return out, r, err
 }
 
-// ReplaySequence runs the sequence on a fresh runner, then the drain-down.
+// ReplaySequence runs the sequence on a fresh runner of its version and
+// mode, then the drain-down.
 func ReplaySequence(s model.Sequence) (*Runner, error) {
-	r := NewRunner(s.SimSeed)
-	if s.Block {
-		r = NewBlockRunner(s.SimSeed)
-	}
+	r := newRunner(s.Version, s.Block, s.SimSeed)
 	return r, r.run(s.Actions)
 }

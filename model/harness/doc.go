@@ -23,10 +23,16 @@
 // the backup concludes, and I11 tries bitmap commands on the bitmap a running
 // backup holds.
 //
+// Runners, sequences and campaigns run at QEMU 7.2 by default; NewRunnerAt,
+// NewBlockRunnerAt, RunSequenceAt and CampaignAt put sim and the model at
+// another version (10.0: block-job-change among the verbs, drain blips of
+// block jobs' graph operations), and a Sequence replays at its Version.
+//
 // Sequences under testdata/regress must pass (TestRegressions): each is a
 // campaign's minimized failure, kept once its bug was fixed.
 //
 // The mutation proof (TestPlantedBugsAreCaught) rebuilds the package's tests
 // with -tags jobfsm_mutation, which lets sim plant one of eight known bugs
-// (sim/bugs.go), and requires TestRandomSequences to fail for each.
+// (sim/bugs.go), and requires TestRandomSequences and TestRandomSequences10
+// (at QEMU 10.0) to fail for each.
 package harness

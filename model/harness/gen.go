@@ -51,7 +51,8 @@ func drawID(src Source, p *model.JobPlan) {
 	}
 }
 
-func genPlan(src Source) model.JobPlan {
+// genPlan draws a test-driver job of a version with table's verbs.
+func genPlan(src Source, table *fsm.Table) model.JobPlan {
 	p := model.JobPlan{Type: genTypes[src.Intn(len(genTypes))]}
 	if (p.Type == "mirror" || p.Type == "commit") && src.Intn(3) != 0 {
 		p.Ready = true
@@ -75,6 +76,11 @@ func genPlan(src Source) model.JobPlan {
 		p.Speed = 1 << 20
 	case 11:
 		p.Speed = -1
+	}
+	if _, ok := table.ParseVerb(fsm.VerbChange.String()); ok {
+		// A version with block-job-change: half the drivers have .change
+		// (drawn only there, so that 7.2's draws stay as they were).
+		p.Changeable = src.Intn(2) == 1
 	}
 	drawID(src, &p)
 	return p
@@ -102,6 +108,7 @@ func genRealPlan(src Source) model.JobPlan {
 // that is created); wrong and unknown targets stay possible throughout.
 func NextAction(src Source, r *Runner) model.Action {
 	n := len(r.ids)
+	table := fsm.For(r.Version()) // the version's verbs (10.0 adds change)
 	pickJob := func() int {
 		if n == 0 {
 			return 0
@@ -143,12 +150,12 @@ func NextAction(src Source, r *Runner) model.Action {
 	case k < 2:
 		return model.Action{Op: model.OpNoop}
 	case k < 12:
-		return model.Action{Op: model.OpCreate, Jobs: []model.JobPlan{genPlan(src)}, Start: src.Intn(4) != 3}
+		return model.Action{Op: model.OpCreate, Jobs: []model.JobPlan{genPlan(src, table)}, Start: src.Intn(4) != 3}
 	case k < 17:
 		size := 2 + src.Intn(2)
 		plans := make([]model.JobPlan, size)
 		for i := range plans {
-			plans[i] = genPlan(src)
+			plans[i] = genPlan(src, table)
 		}
 		return model.Action{Op: model.OpCreate, Jobs: plans, Start: src.Intn(5) != 4}
 	case k < 22:
@@ -177,8 +184,8 @@ func NextAction(src Source, r *Runner) model.Action {
 		var tricky bool
 		if a.Target == model.TargetJob && n > 0 {
 			if j := r.mod.Job(r.ids[a.Job%n]); j != nil {
-				for _, v := range fsm.Verbs() {
-					if fsm.Permits(j.Status, v) {
+				for _, v := range table.Verbs() {
+					if table.Permits(j.Status, v) {
 						ok = append(ok, v)
 					}
 				}
@@ -192,7 +199,7 @@ func NextAction(src Source, r *Runner) model.Action {
 		} else if len(ok) > 0 && src.Intn(3) != 2 {
 			a.Verb = ok[src.Intn(len(ok))]
 		} else {
-			vs := fsm.Verbs()
+			vs := table.Verbs()
 			a.Verb = vs[src.Intn(len(vs))]
 		}
 		a.Block = src.Intn(2) == 1
@@ -236,6 +243,20 @@ func RunSequence(seed uint64, steps int, src Source) (*Runner, []model.Action, e
 // faults).
 func RunBlockSequence(seed uint64, steps int, src Source) (*Runner, []model.Action, error) {
 	return runSequence(NewBlockRunner(seed), steps, src)
+}
+
+// RunSequenceAt is RunSequence (block false) or RunBlockSequence (block
+// true) at QEMU version v.
+func RunSequenceAt(v fsm.Version, block bool, seed uint64, steps int, src Source) (*Runner, []model.Action, error) {
+	return runSequence(newRunner(v, block, seed), steps, src)
+}
+
+// newRunner is NewRunnerAt or, in block mode, NewBlockRunnerAt.
+func newRunner(v fsm.Version, block bool, seed uint64) *Runner {
+	if block {
+		return NewBlockRunnerAt(v, seed)
+	}
+	return NewRunnerAt(v, seed)
 }
 
 func runSequence(r *Runner, steps int, src Source) (*Runner, []model.Action, error) {
@@ -341,7 +362,7 @@ func ModelWalk(src Source, steps int) (int, error) {
 	for i := 0; i < steps; i++ {
 		switch k := src.Intn(10); {
 		case k < 2:
-			p := genPlan(src)
+			p := genPlan(src, fsm.For(m.Version()))
 			p.IDKind = 0
 			id := fmt.Sprintf("j%d", len(ids))
 			txn := 0

@@ -81,12 +81,17 @@ type StepRecord struct {
 	Events []model.Event
 }
 
-// NewRunner returns a runner over a fresh sim.Manager with seed.
-func NewRunner(seed uint64) *Runner {
+// NewRunner returns a runner over a fresh sim.Manager with seed, at QEMU 7.2
+// (fsm.DefaultVersion).
+func NewRunner(seed uint64) *Runner { return NewRunnerAt(fsm.DefaultVersion, seed) }
+
+// NewRunnerAt returns a runner over a fresh sim.Manager with seed, both it
+// and the model (and the history's verb checks) at QEMU version v.
+func NewRunnerAt(v fsm.Version, seed uint64) *Runner {
 	r := &Runner{
-		seed: seed, sim: sim.New(sim.Options{Seed: seed}), mod: model.New(),
+		seed: seed, sim: sim.New(sim.Options{Seed: seed, Version: v}), mod: model.NewAt(v),
 		idSet: map[string]bool{}, simJobs: map[string]*sim.Job{}, drains: map[string]int{},
-		hist: model.NewHistory(),
+		hist: model.NewHistoryAt(v),
 	}
 	r.sim.Subscribe(func(e sim.Event) {
 		me, bad := fromSim(e)
@@ -106,8 +111,11 @@ func NewRunner(seed uint64) *Runner {
 // Model returns the runner's model.
 func (r *Runner) Model() *model.Model { return r.mod }
 
+// Version is the QEMU version the runner's sim and model follow.
+func (r *Runner) Version() fsm.Version { return r.mod.Version() }
+
 // fromSim converts a sim event and checks its QMP data members against
-// QEMU 7.2's (reference §3.1), invariant I21.
+// QEMU's (reference §3.1; the same in 10.0's transcripts), invariant I21.
 func fromSim(e sim.Event) (model.Event, string) {
 	me := convert(e)
 	var keys []string
@@ -130,7 +138,7 @@ func fromSim(e sim.Event) (model.Event, string) {
 	}
 	got := slices.Sorted(maps.Keys(e.Data()))
 	if !slices.Equal(got, keys) {
-		return me, fmt.Sprintf("%s data members %v, QEMU 7.2 sends %v", e.Name, got, keys)
+		return me, fmt.Sprintf("%s data members %v, QEMU sends %v", e.Name, got, keys)
 	}
 	return me, ""
 }
@@ -179,6 +187,10 @@ func (p *probe) Clean(j *sim.Job)                   { p.call(j, "clean"); p.Test
 func (p *probe) Free(j *sim.Job)                    { p.call(j, "free"); p.TestDriver.Free(j) }
 func (p *probe) Complete(j *sim.Job) error          { p.call(j, "complete"); return p.TestDriver.Complete(j) }
 func (p *probe) Cancel(j *sim.Job, force bool) bool { return p.TestDriver.Cancel(j, force) }
+func (p *probe) Change(j *sim.Job, o sim.ChangeOptions) error {
+	p.call(j, "change")
+	return p.TestDriver.Change(j, o)
+}
 
 func (p *probe) Run(j *sim.Job) sim.Step {
 	// Like mirror_run after a soft cancel while ready: one more slice
@@ -294,7 +306,8 @@ func planSpecs(p model.JobPlan, id string, txn int) (sim.TestSpec, model.Spec) {
 		p.ManualDismiss = true
 	}
 	ts := sim.TestSpec{Type: sim.JobType(p.Type), Steps: p.Steps, StepTime: stepNS, Ready: p.Ready,
-		FailAt: p.FailAt, IOErrorAt: p.IOErrorAt, OnError: sim.OnError(p.OnError), IORead: p.IORead}
+		FailAt: p.FailAt, IOErrorAt: p.IOErrorAt, OnError: sim.OnError(p.OnError), IORead: p.IORead,
+		Changeable: p.Changeable}
 	if ts.OnError == "" {
 		ts.OnError = sim.OnErrorReport
 	}
@@ -323,7 +336,7 @@ func planSpecs(p model.JobPlan, id string, txn int) (sim.TestSpec, model.Spec) {
 	}
 	s := model.Spec{ID: id, Type: p.Type, Block: block, Txn: txn,
 		AutoFinalize: !p.ManualFinalize, AutoDismiss: !p.ManualDismiss, Speed: p.Speed,
-		Ready: p.Ready, HasPrepare: true, HasComplete: true,
+		Ready: p.Ready, HasPrepare: true, HasComplete: true, HasChange: p.Changeable,
 		PrepareFails: p.PrepareFails, PrepareText: prepareText}
 	// Walk the script as the driver will: the first failure decides.
 	for slice := 1; slice <= p.Steps; slice++ {

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,13 +81,91 @@ func TestRandomSequences(t *testing.T) {
 // completes. It runs a twentieth of -rapid.checks (100 by default): a real
 // job costs more than a scripted one.
 func TestBlockJobSequences(t *testing.T) {
-	f := flag.Lookup("rapid.checks")
-	old := f.Value.String()
-	n, _ := strconv.Atoi(old)
-	_ = f.Value.Set(strconv.Itoa(max(n/20, 1)))
-	defer func() { _ = f.Value.Set(old) }()
-	rapid.Check(t, sequences(NewBlockRunner))
+	withChecksDividedBy(20, func() { rapid.Check(t, sequences(NewBlockRunner)) })
 }
+
+// withChecksDividedBy runs f with -rapid.checks divided by div (at least 1).
+func withChecksDividedBy(div int, f func()) {
+	fl := flag.Lookup("rapid.checks")
+	old := fl.Value.String()
+	n, _ := strconv.Atoi(old)
+	_ = fl.Value.Set(strconv.Itoa(max(n/div, 1)))
+	defer func() { _ = fl.Value.Set(old) }()
+	f()
+}
+
+// at10 returns a runner constructor at QEMU 10.0.
+func at10(newAt func(fsm.Version, uint64) *Runner) func(uint64) *Runner {
+	return func(seed uint64) *Runner { return newAt(fsm.QEMU10_0, seed) }
+}
+
+// TestRandomSequences10 is TestRandomSequences with sim and the model at
+// QEMU 10.0 (block-job-change among the verbs, drain blips when a block
+// job is freed). It runs a tenth of -rapid.checks (200 by default) to keep
+// CI's time small; the mutation proof runs it at full strength.
+func TestRandomSequences10(t *testing.T) {
+	withChecksDividedBy(10, func() { rapid.Check(t, sequences(at10(NewRunnerAt))) })
+}
+
+// TestBlockJobSequences10 is TestBlockJobSequences at QEMU 10.0 (real
+// jobs' graph operations drain every node: blips on every running job),
+// on a two-hundredth of -rapid.checks (10 by default: CI's time; `jobsim
+// check --qemu 10.0` runs 1000 block-mode sequences).
+func TestBlockJobSequences10(t *testing.T) {
+	withChecksDividedBy(200, func() { rapid.Check(t, sequences(at10(NewBlockRunnerAt))) })
+}
+
+// TestVersionDifferencesAreExercised: the random sequences at 10.0 do
+// reach what 10.0 does differently, so the 10.0 tests above are not 7.2's
+// run again. Over a dozen fixed sequences (two in three in block mode; the
+// seed is one whose real mirrors get block-job-change), 10.0's model
+// accepted drain blips, and block-job-change was accepted by a test driver
+// with .change (its callback ran), by a real mirror (no callback observed)
+// and refused by a driver without .change (QEMU's text); at 7.2 there is
+// neither a blip nor the command.
+func TestVersionDifferencesAreExercised(t *testing.T) {
+	type tally struct{ blips, change, changeTest, changeMirror, changeNo int }
+	count := func(v fsm.Version, seed uint64, sequences int) tally {
+		var n tally
+		for i := range sequences {
+			r, _, err := RunSequenceAt(v, i%3 != 0, SimSeed(seed, i), 60, NewPCGSource(seed, uint64(i)))
+			if err != nil {
+				t.Fatalf("%s sequence %d: %v\n%s", v, i, err, r.Timeline(nil))
+			}
+			n.blips += r.Model().DrainBlips()
+			for _, st := range r.Log {
+				if !strings.HasPrefix(st.Desc, "block-job-change ") {
+					continue
+				}
+				n.change++
+				called := slices.ContainsFunc(st.Events, func(e model.Event) bool { return e.Kind == model.EvCall && e.Call == "change" })
+				switch {
+				case strings.HasSuffix(st.Desc, " -> ok") && called:
+					n.changeTest++
+				case strings.HasSuffix(st.Desc, " -> ok"):
+					n.changeMirror++
+				case strings.HasSuffix(st.Desc, " -> error: Job type does not support change"):
+					n.changeNo++
+				}
+			}
+		}
+		return n
+	}
+	n := count(fsm.QEMU10_0, changeSeed, 12)
+	if n.blips == 0 || n.changeTest == 0 || n.changeMirror == 0 || n.changeNo == 0 {
+		t.Errorf("10.0: %d drain blips; block-job-change accepted by a test driver %d times, by a real mirror %d times, refused for want of .change %d times: each must be > 0",
+			n.blips, n.changeTest, n.changeMirror, n.changeNo)
+	} else {
+		t.Logf("10.0: %d drain blips; block-job-change %d times: accepted by a test driver %d, by a real mirror %d, refused for want of .change %d",
+			n.blips, n.change, n.changeTest, n.changeMirror, n.changeNo)
+	}
+	if n := count(fsm.QEMU7_2, changeSeed, 6); n.blips != 0 || n.change != 0 {
+		t.Errorf("7.2: %d drain blips, %d block-job-change: want none", n.blips, n.change)
+	}
+}
+
+// changeSeed is TestVersionDifferencesAreExercised's seed.
+const changeSeed = 7
 
 // TestReplayIsDeterministic replays sequences and compares traces (I17).
 func TestReplayIsDeterministic(t *testing.T) {
@@ -282,9 +361,23 @@ func TestSequenceJSON(t *testing.T) {
 	if string(b) != string(b2) {
 		t.Fatalf("round trip changed the sequence:\n%s\n%s", b, b2)
 	}
+	// A 10.0 sequence keeps its version and its change verbs.
+	ten := `{"sim_seed":1,"qemu":"10.0","actions":[{"op":"verb","verb":"change","block":true}]}`
+	var s10 model.Sequence
+	if err := json.Unmarshal([]byte(ten), &s10); err != nil {
+		t.Fatalf("10.0 sequence: %v", err)
+	}
+	if s10.Version != fsm.QEMU10_0 || s10.Actions[0].Verb != fsm.VerbChange {
+		t.Errorf("10.0 sequence read as %+v", s10)
+	}
+	if b, _ := json.Marshal(s10); string(b) != ten {
+		t.Errorf("10.0 sequence written as %s, want %s", b, ten)
+	}
 	for _, bad := range []string{
 		`{"actions":[{"op":"jump"}]}`,
 		`{"actions":[{"op":"verb","verb":"change"}]}`,
+		`{"qemu":"7.2","actions":[{"op":"verb","verb":"change"}]}`,
+		`{"qemu":"9.0","actions":[]}`,
 		`{"actions":[{"op":"verb","verb":"pause","job":-1}]}`,
 		`{"actions":[{"op":"verb","verb":"pause","target":7}]}`,
 	} {

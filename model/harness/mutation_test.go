@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -29,7 +30,8 @@ var violationRE = regexp.MustCompile(`step \d+: (M|I\d+): [^\n]*`)
 // TestPlantedBugsAreCaught is the mutation proof: it builds this package's
 // tests with the jobfsm_mutation tag, then runs TestRandomSequences once per
 // planted bug, at its default settings (2000 sequences of 50–60 actions,
-// stopping at the first failure), and requires each run to fail. Shrinking
+// stopping at the first failure), and requires each run to fail; and the
+// same at QEMU 10.0 (TestRandomSequences10 on 2000 sequences too). Shrinking
 // is capped at a few seconds to keep the test's time bounded; it does not
 // change whether a bug is found. A run with no bug planted must pass, so
 // the failures are the bugs' and not the build's.
@@ -47,8 +49,8 @@ func TestPlantedBugsAreCaught(t *testing.T) {
 		t.Fatalf("building the mutation test binary: %v\n%s", err, out)
 	}
 	seed := flag.Lookup("rapid.seed").Value.String()
-	run := func(bug string, extra ...string) ([]byte, error) {
-		args := append([]string{"-test.run", "^TestRandomSequences$", "-rapid.nofailfile",
+	run := func(bug, test string, extra ...string) ([]byte, error) {
+		args := append([]string{"-test.run", "^" + test + "$", "-rapid.nofailfile",
 			"-rapid.shrinktime", "3s", "-rapid.seed", seed}, extra...)
 		cmd := exec.Command(bin, args...)
 		cmd.Env = append(os.Environ(), "JOBFSM_PLANTED_BUG="+bug)
@@ -56,7 +58,7 @@ func TestPlantedBugsAreCaught(t *testing.T) {
 	}
 	t.Run("none", func(t *testing.T) {
 		t.Parallel()
-		if out, err := run("", "-rapid.checks", "100"); err != nil {
+		if out, err := run("", "TestRandomSequences", "-rapid.checks", "100"); err != nil {
 			t.Fatalf("the mutation build fails with no bug planted: %v\n%s", err, out)
 		}
 	})
@@ -68,25 +70,42 @@ func TestPlantedBugsAreCaught(t *testing.T) {
 			t.Fatalf("failure report with a planted bug: %v\n%s", err, out)
 		}
 	})
-	for _, bug := range plantedBugs {
-		t.Run(bug, func(t *testing.T) {
-			t.Parallel()
-			start := time.Now()
-			out, err := run(bug)
-			if err == nil {
-				t.Fatalf("planted bug %s was NOT caught by TestRandomSequences (seed %s)", bug, seed)
-			}
-			if !bytes.Contains(out, []byte("--- FAIL: TestRandomSequences")) {
-				t.Fatalf("planted bug %s: the run failed, but not as a property-test failure:\n%s", bug, out)
-			}
-			caught := "a panic"
-			if m := violationRE.Find(out); m != nil {
-				caught = string(m)
-				if len(caught) > 160 {
-					caught = caught[:160] + "…"
-				}
-			}
-			t.Logf("caught in %v by %s", time.Since(start).Round(time.Millisecond), caught)
-		})
+	// The 10.0 test runs a tenth of -rapid.checks: ten times the default
+	// gives it TestRandomSequences's 2000 sequences.
+	versions := []struct {
+		name, test string
+		extra      []string
+	}{
+		{"", "TestRandomSequences", nil},
+		{"@10.0", "TestRandomSequences10", []string{"-rapid.checks", strconv.Itoa(10 * defaultChecks)}},
 	}
+	for _, bug := range plantedBugs {
+		for _, v := range versions {
+			t.Run(bug+v.name, func(t *testing.T) {
+				t.Parallel()
+				caught(t, bug, v.test, seed, func() ([]byte, error) { return run(bug, v.test, v.extra...) })
+			})
+		}
+	}
+}
+
+// caught runs a mutation build of test with bug planted and requires a
+// property-test failure.
+func caught(t *testing.T, bug, test, seed string, run func() ([]byte, error)) {
+	start := time.Now()
+	out, err := run()
+	if err == nil {
+		t.Fatalf("planted bug %s was NOT caught by %s (seed %s)", bug, test, seed)
+	}
+	if !bytes.Contains(out, []byte("--- FAIL: "+test+" ")) {
+		t.Fatalf("planted bug %s: the run failed, but not as a property-test failure:\n%s", bug, out)
+	}
+	what := "a panic"
+	if m := violationRE.Find(out); m != nil {
+		what = string(m)
+		if len(what) > 160 {
+			what = what[:160] + "…"
+		}
+	}
+	t.Logf("caught in %v by %s", time.Since(start).Round(time.Millisecond), what)
 }

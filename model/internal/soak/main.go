@@ -1,6 +1,7 @@
 // Command soak runs the random campaign of package model until at least
 // -steps actions have run (default 1,000,000), printing progress, and exits
 // non-zero with the minimized counterexample on the first violation.
+// -qemu picks the QEMU version sim and the model follow (default 7.2).
 package main
 
 import (
@@ -9,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/jobfsm/jobfsm/fsm"
 	"github.com/jobfsm/jobfsm/model/harness"
 )
 
@@ -17,16 +19,18 @@ func main() {
 	per := flag.Int("seq-steps", 100, "random actions per sequence (each sequence also has its drain-down)")
 	chunk := flag.Int("chunk", 500, "sequences between progress lines")
 	seed := flag.Uint64("seed", uint64(time.Now().UnixNano()), "base seed (chunk k uses seed+k)")
+	version := fsm.DefaultVersion
+	flag.Var(&version, "qemu", "QEMU version sim and the model follow")
 	flag.Parse()
 	if *total < 1 || *per < 1 || *chunk < 1 {
 		fmt.Fprintln(os.Stderr, "soak: -steps, -seq-steps and -chunk must be positive")
 		os.Exit(2)
 	}
-	fmt.Printf("soak: seed %d, %d actions per sequence, until %d steps\n", *seed, *per, *total)
+	fmt.Printf("soak: QEMU %s, seed %d, %d actions per sequence, until %d steps\n", version, *seed, *per, *total)
 	start := time.Now()
 	steps, seqs, checks := 0, 0, 0
 	for k := uint64(0); steps < *total; k++ {
-		rep, err := harness.Campaign(*seed+k, *chunk, *per, nil)
+		rep, err := harness.CampaignAt(version, *seed+k, *chunk, *per, nil)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "soak:", err)
 			os.Exit(2)
