@@ -8,48 +8,15 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"go/format"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/jobfsm/jobfsm/qmp/internal/schemafile"
 )
-
-type member struct {
-	Name    string          `json:"name"`
-	Type    string          `json:"type"`
-	Default json.RawMessage `json:"default"`
-}
-
-type variant struct {
-	Case string `json:"case"`
-	Type string `json:"type"`
-}
-
-type entity struct {
-	Name        string    `json:"name"`
-	MetaType    string    `json:"meta-type"`
-	JSONType    string    `json:"json-type"`
-	Members     []member  `json:"members"`
-	Tag         string    `json:"tag"`
-	Variants    []variant `json:"variants"`
-	Values      []string  `json:"values"`
-	ElementType string    `json:"element-type"`
-	ArgType     string    `json:"arg-type"`
-}
-
-type file struct {
-	Source   string `json:"source"`
-	Greeting struct {
-		QMP struct {
-			Version json.RawMessage `json:"version"`
-		} `json:"QMP"`
-	} `json:"greeting"`
-	Commands []string  `json:"commands"`
-	Schema   []*entity `json:"schema"`
-}
 
 func main() {
 	if len(os.Args) < 3 {
@@ -82,13 +49,9 @@ func main() {
 }
 
 func writeSchema(w *strings.Builder, in, version string) error {
-	b, err := os.ReadFile(in)
+	f, err := schemafile.Load(in)
 	if err != nil {
 		return err
-	}
-	var f file
-	if err := json.Unmarshal(b, &f); err != nil {
-		return fmt.Errorf("%s: %w", in, err)
 	}
 	sort.Slice(f.Schema, func(i, j int) bool { return f.Schema[i].Name < f.Schema[j].Name })
 	fmt.Fprintf(w, "%q: {\n", version)

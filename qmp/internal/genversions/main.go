@@ -10,69 +10,31 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/qmp/internal/schemafile"
 	"github.com/jobfsm/jobfsm/sim"
 )
-
-type schemaFile struct {
-	Source   string `json:"source"`
-	Greeting struct {
-		QMP struct {
-			Version json.RawMessage `json:"version"`
-		} `json:"QMP"`
-	} `json:"greeting"`
-	Commands []string `json:"commands"`
-	Schema   []struct {
-		Name     string `json:"name"`
-		MetaType string `json:"meta-type"`
-	} `json:"schema"`
-}
-
-func (f *schemaFile) events() []string {
-	var out []string
-	for _, e := range f.Schema {
-		if e.MetaType == "event" {
-			out = append(out, e.Name)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
 
 func main() {
 	if len(os.Args) != 3 {
 		fail(fmt.Errorf("usage: genversions SCHEMA_DIR OUT.md"))
 	}
 	dir, out := os.Args[1], os.Args[2]
-	schemas := map[fsm.Version]*schemaFile{}
-	for _, v := range fsm.Versions() {
-		b, err := os.ReadFile(filepath.Join(dir, "qemu-"+v.String()+".json"))
-		if err != nil {
-			fail(err)
-		}
-		var f schemaFile
-		if err := decode(bytes.NewReader(b), &f); err != nil {
-			fail(fmt.Errorf("qemu-%s.json: %w", v, err))
-		}
-		schemas[v] = &f
+	schemas, err := schemafile.LoadAll(dir)
+	if err != nil {
+		fail(err)
 	}
 	if err := os.WriteFile(out, []byte(render(schemas)), 0o644); err != nil {
 		fail(err)
 	}
 }
 
-func decode(r io.Reader, f *schemaFile) error { return json.NewDecoder(r).Decode(f) }
-
-func render(schemas map[fsm.Version]*schemaFile) string {
+func render(schemas map[fsm.Version]*schemafile.File) string {
 	vs := fsm.Versions()
 	var w strings.Builder
 	w.WriteString("# QEMU versions jobfsm speaks, and how they differ\n\n")
@@ -138,7 +100,7 @@ func render(schemas map[fsm.Version]*schemaFile) string {
 			w.WriteString("; query-commands lists them in another order")
 		}
 		w.WriteString("\n")
-		added, removed = diff(a.events(), b.events())
+		added, removed = diff(a.Events(), b.Events())
 		fmt.Fprintf(&w, "- events, %s against %s: %s\n", vs[i], vs[i-1], changes(added, removed, "the same"))
 	}
 

@@ -5,24 +5,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/qmp/internal/schemafile"
 )
 
 // TestRenderNamesTheKnownDifferences: the page states the differences
 // spec/qemu-10.0.md measured (§5, §7, §9), read from the data.
 func TestRenderNamesTheKnownDifferences(t *testing.T) {
-	schemas := map[fsm.Version]*schemaFile{}
-	for _, v := range fsm.Versions() {
-		f, err := os.Open("../../schema/qemu-" + v.String() + ".json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var s schemaFile
-		if err := decode(f, &s); err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
-		schemas[v] = &s
+	schemas, err := schemafile.LoadAll("../../schema")
+	if err != nil {
+		t.Fatal(err)
 	}
 	page := render(schemas)
 	for _, want := range []string{
