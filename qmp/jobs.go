@@ -12,11 +12,14 @@ import (
 // arguments.
 func (d *Dispatcher) registerJobs() {
 	m := d.m
-	for _, c := range sim.VerbCommands() {
-		// block-job-finalize and block-job-dismiss name their job argument
-		// id, the other block-job-* commands device.
+	// The version's verb table decides which commands exist: 10.0 has
+	// block-job-change (QEMU 8.2+), 7.2 answers CommandNotFound for it as
+	// for any unknown command.
+	for _, c := range sim.VerbCommandsAt(d.opts.Version) {
+		// block-job-finalize, block-job-dismiss and block-job-change name
+		// their job argument id, the other block-job-* commands device.
 		key := "id"
-		if c.Block && c.Verb != fsm.VerbFinalize && c.Verb != fsm.VerbDismiss {
+		if c.Block && c.Verb != fsm.VerbFinalize && c.Verb != fsm.VerbDismiss && c.Verb != fsm.VerbChange {
 			key = "device"
 		}
 		d.handlers[c.Name()] = func(s *Session, a *Object) (any, error) {
@@ -30,16 +33,10 @@ func (d *Dispatcher) registerJobs() {
 				}
 				c.Speed = speed
 			}
+			if c.Verb == fsm.VerbChange {
+				c.Change = sim.ChangeOptions{Type: sim.JobType(argStr(a, "type")), CopyMode: argStr(a, "copy-mode")}
+			}
 			return nil, m.Apply(c)
-		}
-	}
-	if d.schema.command("block-job-change") != nil {
-		// block-job-change exists where the version's schema has it
-		// (QEMU 8.2+; 7.2 answers CommandNotFound as for any unknown
-		// command).
-		d.handlers["block-job-change"] = func(s *Session, a *Object) (any, error) {
-			return nil, m.Apply(sim.VerbCommand{Verb: fsm.VerbChange, Block: true, ID: argStr(a, "id"),
-				Change: sim.ChangeOptions{Type: sim.JobType(argStr(a, "type")), CopyMode: argStr(a, "copy-mode")}})
 		}
 	}
 	d.handlers["query-jobs"] = func(s *Session, a *Object) (any, error) {

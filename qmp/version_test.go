@@ -2,10 +2,13 @@ package qmp
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/jobfsm/jobfsm/fsm"
+	"github.com/jobfsm/jobfsm/sim"
 )
 
 // TestEveryVersionHasASchema: each version fsm speaks has a generated
@@ -247,4 +250,30 @@ func TestUnsimulatedArgumentsRefused10(t *testing.T) {
 	y := newV10(t, fsm.QEMU7_2)
 	y.expect(`{"execute":"blockdev-backup","arguments":{"job-id":"b0","device":"s0","target":"t0","sync":"full","discard-source":true}}`,
 		`{"error": {"class": "GenericError", "desc": "Parameter 'discard-source' is unexpected"}}`)
+}
+
+// The job-control commands a version's dispatcher registers (from fsm's
+// verb table, sim.VerbCommandsAt) are exactly the job-* and block-job-*
+// commands its recorded schema has: the table and QEMU's schema agree.
+func TestVerbCommandsMatchTheSchema(t *testing.T) {
+	for _, v := range fsm.Versions() {
+		schema, err := loadSchema(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fromSchema, fromTable []string
+		for _, name := range schema.commands {
+			if strings.HasPrefix(name, "job-") || strings.HasPrefix(name, "block-job-") {
+				fromSchema = append(fromSchema, name)
+			}
+		}
+		for _, c := range sim.VerbCommandsAt(v) {
+			fromTable = append(fromTable, c.Name())
+		}
+		slices.Sort(fromSchema)
+		slices.Sort(fromTable)
+		if diff := cmp.Diff(fromSchema, fromTable); diff != "" {
+			t.Errorf("QEMU %s: job commands, schema (-) against the verb table (+):\n%s", v, diff)
+		}
+	}
 }
