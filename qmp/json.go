@@ -245,7 +245,11 @@ func (d *Decoder) reset() {
 	d.brackets = 0
 }
 
-func isStructural(c byte) bool { return c == '{' || c == '}' || c == '[' || c == ']' }
+// isStructural reports JSON's six structural characters (RFC 8259), the
+// points where QEMU's lexer leaves error recovery.
+func isStructural(c byte) bool {
+	return c == '{' || c == '}' || c == '[' || c == ']' || c == ':' || c == ','
+}
 
 // lex returns the next token; io errors end the stream.
 func (d *Decoder) lex() (token, error) {

@@ -25,6 +25,22 @@ func TestParserEdgesAsQEMU(t *testing.T) {
 		{"NUL before a message", "\x00{\"execute\":\"query-jobs\",\"id\":4}",
 			`{"error": {"class": "GenericError", "desc": "JSON parse error, stray ''"}}` + "\n" +
 				`{"return": [], "id": 4}`},
+		// Recovery ends at ':' and ',' too: the key's colon, then the
+		// value alone, then the closing brace are three messages
+		// (qemu-storage-daemon 7.2.22 and 10.0.13 answer the same).
+		{"NUL before a key", "{\x00\"execute\":\"query-version\"}",
+			`{"error": {"class": "GenericError", "desc": "JSON parse error, stray ''"}}` + "\n" +
+				`{"error": {"class": "GenericError", "desc": "JSON parse error, expecting value"}}` + "\n" +
+				`{"error": {"class": "GenericError", "desc": "QMP input must be a JSON object"}}` + "\n" +
+				`{"error": {"class": "GenericError", "desc": "JSON parse error, expecting value"}}`},
+		{"0xFF before the second key", "{\"execute\":\"query-version\",\xff\"id\":1}",
+			`{"error": {"class": "GenericError", "desc": "JSON parse error, stray '\uFFFD'"}}` + "\n" +
+				`{"error": {"class": "GenericError", "desc": "JSON parse error, expecting value"}}` + "\n" +
+				`{"error": {"class": "GenericError", "desc": "QMP input must be a JSON object"}}` + "\n" +
+				`{"error": {"class": "GenericError", "desc": "JSON parse error, expecting value"}}`},
+		{"NUL before a value", "{\"execute\": \x00 \"query-version\"}",
+			`{"error": {"class": "GenericError", "desc": "JSON parse error, stray ''"}}` + "\n" +
+				`{"error": {"class": "GenericError", "desc": "JSON parse error, expecting value"}}`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
