@@ -265,27 +265,45 @@ func haveQEMU(t *testing.T) {
 }
 
 // startQEMU runs qemu-storage-daemon with one socket monitor per path and
-// waits until the first accepts connections (qemu-storage-daemon prints
-// nothing when it listens, so this is bounded polling of an OS condition).
+// returns once they all listen. qemu-storage-daemon announces nothing, but
+// it creates chardevs and monitors in command-line order and a socket
+// server listens as soon as it is created: the greeting of one more
+// monitor, on stdio and last on the line, says every socket before it
+// listens. That monitor never leaves capabilities negotiation, so it gets
+// no events; its stdin stays open for the daemon's life.
 func startQEMU(t *testing.T, socks ...string) *server {
 	t.Helper()
 	var args []string
 	for i, s := range socks {
 		args = append(args, "--chardev", fmt.Sprintf("socket,id=m%d,path=%s,server=on,wait=off", i, s), "--monitor", fmt.Sprintf("m%d", i))
 	}
-	s := startProcess(t, exec.Command("qemu-storage-daemon", args...), socks[0])
-	deadline := time.Now().Add(stuck)
-	for _, sock := range socks {
-		for {
-			if c, err := net.Dial("unix", sock); err == nil {
-				c.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("qemu-storage-daemon did not listen")
-			}
-			time.Sleep(5 * time.Millisecond) // OS condition: the socket appearing
+	cmd := exec.Command("qemu-storage-daemon", append(args, "--chardev", "stdio,id=ready", "--monitor", "ready")...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close() })
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	greeted := make(chan error, 1)
+	s := startProcess(t, cmd, socks[0])
+	go func() {
+		r := bufio.NewReader(stdout)
+		_, err := r.ReadString('\n')
+		greeted <- err
+		_, _ = io.Copy(io.Discard, r)
+	}()
+	select {
+	case err := <-greeted:
+		if err != nil {
+			t.Fatalf("qemu-storage-daemon's stdio monitor did not greet: %v", err)
 		}
+	case err := <-s.exited:
+		t.Fatalf("qemu-storage-daemon exited before listening: %v", err)
+	case <-time.After(stuck):
+		t.Fatal("qemu-storage-daemon did not listen")
 	}
 	return s
 }
