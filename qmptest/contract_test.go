@@ -235,7 +235,10 @@ func TestCheckerReportsC1AndC4OnABlindReconnect(t *testing.T) {
 	}
 }
 
-func TestCheckerReportsC3OnAVerbTheStatusForbids(t *testing.T) {
+// runningBackup is a report-only server with backup b0 running at speed 1
+// (it stays running for the test's life) and a client that started it.
+func runningBackup(t *testing.T) (*Server, *client) {
+	t.Helper()
 	srv := NewServer(t, Options{ReportOnly: true})
 	nullNodes(t, srv, 1<<30, "src", "dst")
 	cl := dial(t, srv.Path)
@@ -245,6 +248,11 @@ func TestCheckerReportsC3OnAVerbTheStatusForbids(t *testing.T) {
 	if err := cl.waitStatus("b0", "running"); err != nil {
 		t.Fatal(err)
 	}
+	return srv, cl
+}
+
+func TestCheckerReportsC3OnAVerbTheStatusForbids(t *testing.T) {
+	srv, cl := runningBackup(t)
 	_, err := cl.cmd("job-complete", map[string]any{"id": "b0"})
 	if err == nil || err.Error() != "GenericError: Job 'b0' in state 'running' cannot accept command verb 'complete'" {
 		t.Fatalf("job-complete: %v", err)
@@ -265,15 +273,7 @@ func TestCheckerReportsC5OnAutoDismiss(t *testing.T) {
 }
 
 func TestReportTimelineMarksRefusedCommands(t *testing.T) {
-	srv := NewServer(t, Options{ReportOnly: true})
-	nullNodes(t, srv, 1<<30, "src", "dst")
-	cl := dial(t, srv.Path)
-	args := backupArgs("b0", "src", "dst")
-	args["speed"] = 1
-	cl.must("blockdev-backup", args)
-	if err := cl.waitStatus("b0", "running"); err != nil {
-		t.Fatal(err)
-	}
+	srv, cl := runningBackup(t)
 	if _, err := cl.cmd("block-job-set-speed", map[string]any{"device": "nosuch", "speed": 1}); err == nil {
 		t.Fatal("block-job-set-speed on an unknown job succeeded")
 	}
